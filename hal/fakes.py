@@ -1,0 +1,281 @@
+"""Test doubles for every contract in `hal.contract`; they run on CPython and MicroPython.
+
+They behave like the real parts: the clock wraps at 2**30, `Serial.read` returns None when
+nothing came, storage can lose power part-way through any write, and the serial pair can
+drop, corrupt, duplicate and delay bytes, all driven by a seeded generator so a run repeats.
+"""
+
+from hal import ticks
+from hal.contract import OFF
+
+
+class Rng:
+    """xorshift32: the same sequence on every interpreter for the same seed."""
+
+    def __init__(self, seed=1):
+        self.state = (seed & 0xFFFFFFFF) or 0x9E3779B9
+
+    def u32(self):
+        x = self.state
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.state = x
+        return x
+
+    def chance(self, p):
+        """True with probability p (0 <= p <= 1)."""
+        return p > 0 and self.u32() < int(p * 4294967296.0)
+
+    def below(self, n):
+        return self.u32() % n if n > 0 else 0
+
+
+class FakeClock:
+    """A clock you advance by hand. Starts at `start` ticks (choose one just below 2**30 to
+    exercise the wrap); `sleep_ms` advances it."""
+
+    def __init__(self, start=0):
+        self.now = start & (ticks.PERIOD - 1)
+        self.elapsed_ms = 0  # monotonic total, for tests that need absolute time
+
+    def ticks_ms(self):
+        return self.now
+
+    def ticks_diff(self, a, b):
+        return ticks.diff(a, b)
+
+    def ticks_add(self, t, delta):
+        return ticks.add(t, delta)
+
+    def advance(self, ms):
+        self.now = ticks.add(self.now, ms)
+        self.elapsed_ms += ms
+
+    def sleep_ms(self, ms):
+        self.advance(ms)
+
+
+class ScriptedButton:
+    """A button whose level the test sets, or that follows a script of (at_ms, level) steps
+    judged against `clock.elapsed_ms`."""
+
+    def __init__(self, clock=None, script=None):
+        self.clock = clock
+        self.script = list(script or [])
+        self.level = False
+
+    def set(self, level):
+        self.level = bool(level)
+
+    def pressed(self):
+        if self.clock is not None:
+            while self.script and self.script[0][0] <= self.clock.elapsed_ms:
+                self.level = bool(self.script.pop(0)[1])
+        return self.level
+
+
+class FakeIndicator:
+    def __init__(self):
+        self.colour = OFF
+        self.blink = False
+        self.history = []
+
+    def set(self, colour, blink=False):
+        if (colour, blink) != (self.colour, self.blink):
+            self.history.append((colour, blink))
+        self.colour = colour
+        self.blink = blink
+
+
+class FakeBuzzer:
+    def __init__(self):
+        self.freq = 0
+        self.tones = 0  # how many times a tone was started
+
+    def on(self, freq_hz):
+        if not self.freq:
+            self.tones += 1
+        self.freq = freq_hz
+
+    def off(self):
+        self.freq = 0
+
+
+class FakeDisplay:
+    def __init__(self):
+        self.lines = []
+        self.history = []
+
+    def show(self, lines):
+        lines = list(lines)
+        if lines != self.lines:
+            self.history.append(lines)
+        self.lines = lines
+
+    def text(self):
+        return " / ".join(self.lines)
+
+
+class FakeWatchdog:
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+class PowerLoss(Exception):
+    """Raised by MemStorage when the scheduled power cut happens; the board is now off."""
+
+
+class MemStorage:
+    """In-memory flash. `cut_after(n)` makes power fail after n more bytes have been written:
+    the write in progress keeps its first bytes and raises PowerLoss. `replace` is atomic,
+    as on a file system that renames (it writes nothing before the cut point)."""
+
+    def __init__(self):
+        self.files = {}
+        self.budget = -1  # bytes that may still be written; -1 means no cut scheduled
+        self.bytes_written = 0
+        self.writes = 0
+
+    def cut_after(self, n):
+        self.budget = n
+
+    def _spend(self, n):
+        if self.budget < 0 or n <= self.budget:
+            if self.budget >= 0:
+                self.budget -= n
+            return n
+        kept = self.budget
+        self.budget = -1
+        return kept
+
+    def read(self, name):
+        data = self.files.get(name)
+        return None if data is None else bytes(data)
+
+    def append(self, name, data):
+        self.writes += 1
+        n = self._spend(len(data))
+        buf = self.files.setdefault(name, bytearray())
+        buf.extend(data[:n])
+        self.bytes_written += n
+        if n < len(data):
+            raise PowerLoss()
+
+    def replace(self, name, data):
+        self.writes += 1
+        n = self._spend(len(data))
+        if n < len(data):
+            raise PowerLoss()
+        self.files[name] = bytearray(data)
+        self.bytes_written += n
+
+    def size(self, name):
+        data = self.files.get(name)
+        return 0 if data is None else len(data)
+
+    def truncate(self, name, length):
+        if name in self.files:
+            self.files[name] = self.files[name][:length]
+
+    def remove(self, name):
+        self.files.pop(name, None)
+
+
+class _Inbox:
+    """Bytes waiting to be read at one end (MicroPython's bytearray cannot delete a slice)."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+
+class _End:
+    """One end of a FakeSerialPair; the contract's Serial."""
+
+    def __init__(self, pair, inbox, outbox):
+        self.pair = pair
+        self.inbox = inbox
+        self.outbox = outbox
+
+    def read(self, n):
+        self.pair.deliver()
+        box = self.inbox
+        if not box.data:
+            return None
+        data = bytes(box.data[:n])
+        box.data = box.data[n:]
+        return data
+
+    def write(self, buf):
+        self.pair.send(self.outbox, bytes(buf))
+        return len(buf)
+
+    def pending(self):
+        self.pair.deliver()
+        return len(self.inbox.data)
+
+
+class FakeSerialPair:
+    """Two connected Serial ends, `a` and `b`, with faults applied per write (a write is one
+    frame in practice): `loss`, `corrupt` (one random bit flipped), `duplicate` (sent twice),
+    `delay_ms` (held back that long on `clock`), and `down` (everything dropped)."""
+
+    def __init__(self, clock=None, seed=1):
+        self.clock = clock
+        self.rng = Rng(seed)
+        self.loss = 0.0
+        self.corrupt = 0.0
+        self.duplicate = 0.0
+        self.delay_ms = 0
+        self.down = False
+        self.faults = {"loss": 0, "corrupt": 0, "duplicate": 0, "delay": 0, "down": 0}
+        self._a_in = _Inbox()
+        self._b_in = _Inbox()
+        self._held = []  # (due_elapsed_ms, inbox, data)
+        self.a = _End(self, self._a_in, self._b_in)
+        self.b = _End(self, self._b_in, self._a_in)
+
+    def clean(self):
+        self.loss = self.corrupt = self.duplicate = 0.0
+        self.delay_ms = 0
+
+    def send(self, inbox, data):
+        if not data:
+            return
+        if self.down:
+            self.faults["down"] += 1
+            return
+        if self.rng.chance(self.loss):
+            self.faults["loss"] += 1
+            return
+        if self.rng.chance(self.corrupt):
+            self.faults["corrupt"] += 1
+            data = bytearray(data)
+            i = self.rng.below(len(data))
+            data[i] ^= 1 << self.rng.below(8)
+            data = bytes(data)
+        copies = 1
+        if self.rng.chance(self.duplicate):
+            self.faults["duplicate"] += 1
+            copies = 2
+        for _ in range(copies):
+            if self.delay_ms and self.clock is not None:
+                self.faults["delay"] += 1
+                self._held.append((self.clock.elapsed_ms + self.delay_ms, inbox, data))
+            else:
+                inbox.data.extend(data)
+
+    def deliver(self):
+        if not self._held:
+            return
+        now = self.clock.elapsed_ms
+        keep = []
+        for item in self._held:
+            if item[0] <= now:
+                item[1].data.extend(item[2])
+            else:
+                keep.append(item)
+        self._held = keep

@@ -1,0 +1,1 @@
+"""Host-side programs (CPython only): pump emulator, scenario runner, simulator, deploy, clinician."""
