@@ -1,0 +1,299 @@
+"""The handheld application: button gesture -> prescription check -> pump -> patient.
+
+`App(clock, button, indicator, buzzer, display, log, link, rx)` is polled by the main loop
+(`poll()`); it feeds the gesture recogniser, the policy and the link client, writes every
+decision to the event log before acting on it, and shows the patient what happened. Phases:
+idle -> holding -> requesting -> result (given / not given and why / unconfirmed) -> idle.
+"""
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from firmware import eventlog as ev
+from firmware import gesture as g
+from firmware import link as lk
+from firmware import messages as m
+from firmware import policy
+from firmware import screens
+from firmware.sounder import DENIED, GIVEN, Sounder
+from hal.contract import AMBER, GREEN, OFF, RED
+
+_RESULT_MS = const(8000)  # how long a result stays on screen
+_NO_TIME = const(-1)
+
+IDLE = "idle"
+HOLDING = "holding"
+REQUESTING = "requesting"
+RESULT = "result"
+
+_ALARM_ORDER = ((4, "motor_stall"), (2, "empty_reservoir"), (1, "low_reservoir"), (8, "battery_eri"))
+_UNKNOWN_NEXT = 0xFFFFFFFF
+_REASON_BY_PUMP = {1: "lockout", 2: "max_24h", 3: "alarm", 4: "reservoir", 5: "amount_cap", 8: "busy", 11: "stale"}
+
+
+class App:
+    def __init__(self, clock, button, indicator, buzzer, display, log, link, rx, hold_ms=1000, debounce_ms=30):
+        self.clock = clock
+        self.button = button
+        self.indicator = indicator
+        self.buzzer = buzzer
+        self.display = display
+        self.log = log
+        self.link = link
+        self.rx = rx
+        self.gesture = g.Gesture(clock, debounce_ms=debounce_ms, hold_ms=hold_ms)
+        self.sounder = Sounder(clock)
+        self.phase = IDLE
+        self.result = []  # lines shown in the RESULT phase
+        self._result_at = 0
+        self._requested = {}  # request_id -> pump time it was captured (counts until answered)
+        self._delivered = {}  # request_id -> pump start time, from our own log
+        self._doses = {}  # request_id -> dose_ug
+        self._in_flight = None
+        self.next_request_id = 1
+        self.requests = {"granted": 0, "denied": 0}
+        self._recover()
+
+    # ---- start-up --------------------------------------------------------------------------
+    def _recover(self):
+        """Rebuild what matters from the log: ids used, deliveries, and requests never answered
+        (those are uncertain: assume delivered until the pump's record says otherwise)."""
+        granted = {}
+        closed = set()
+        boots = 0
+        for r in self.log.records():
+            if r.kind == ev.GRANTED:
+                granted[r.a] = r.t_s
+                self._doses[r.a] = r.b
+                if r.a >= self.next_request_id:
+                    self.next_request_id = r.a + 1
+            elif r.kind == ev.DELIVERED:
+                self._delivered[r.a] = r.c
+                closed.add(r.a)
+            elif r.kind == ev.PUMP_REFUSED:
+                closed.add(r.a)
+            elif r.kind == ev.SETTLED:
+                closed.add(r.a)
+                if r.b:
+                    self._delivered[r.a] = r.c
+            elif r.kind == ev.UNCERTAIN:
+                granted.setdefault(r.a, r.t_s)
+            elif r.kind == ev.BOOT:
+                boots = r.a
+        for rid in granted:
+            if rid not in closed:
+                self._requested[rid] = granted[rid]
+                self.link.add_uncertain(rid, self._doses.get(rid, 0))
+                self.log.append(ev.UNCERTAIN, _NO_TIME, rid, self._doses.get(rid, 0))
+        self.log.append(ev.BOOT, _NO_TIME, boots + 1)
+
+    # ---- the loop --------------------------------------------------------------------------
+    def poll(self):
+        now = self.clock.ticks_ms()
+        for e in self.link.poll(now):
+            self._on_link(now, e)
+        event = self.gesture.update(now, self.button.pressed())
+        if event is not None:
+            self._on_gesture(now, event)
+        self._render(now)
+
+    def now_s(self, now=None):
+        return self.link.now_s(self.clock.ticks_ms() if now is None else now)
+
+    def _t(self, now):
+        t = self.link.now_s(now)
+        return _NO_TIME if t is None else t
+
+    # ---- button ----------------------------------------------------------------------------
+    def _on_gesture(self, now, event):
+        if event == g.PRESSED and self.phase in (IDLE, RESULT):
+            self.phase = HOLDING
+        elif event == g.TAP and self.phase == HOLDING:
+            self.phase = IDLE
+        elif event == g.HOLD_COMPLETE:
+            self._request(now)
+        elif event == g.STUCK:
+            self.log.append(ev.FAULT, self._t(now), ev.FAULT_BUTTON_STUCK)
+            self._show_result(now, ["Button stuck:", "release button", ""])
+        elif event == g.STUCK_CLEARED:
+            self.phase = IDLE
+
+    def view(self, now):
+        pump_high = self.link.alarms & m.HIGH_PRIORITY_MASK
+        v = policy.PumpView()
+        v.synced = self.link.synced
+        v.link_up = self.link.fresh(now)
+        v.alarm_high = bool(pump_high)
+        v.uncertain = bool(self.link.uncertain) or self._in_flight is not None
+        v.reservoir_ug = self.link.reservoir_ug
+        v.bolus_active = bool(self.link.bolus_id) and self.link.bolus_delivered_ug < self.link.bolus_dose_ug
+        return v
+
+    def starts(self):
+        """Start times of every bolus that counts for the limits: the pump's record, our own
+        log, and requests not yet answered (at the time they were captured)."""
+        seen = {}
+        for rid in self.link.history:
+            start_s, _dose, status = self.link.history[rid]
+            if status != m.BOLUS_REFUSED:
+                seen[rid] = start_s
+        for rid in self._delivered:
+            if rid not in seen:
+                seen[rid] = self._delivered[rid]
+        for rid in self._requested:
+            if rid not in seen and self._requested[rid] != _NO_TIME:
+                seen[rid] = self._requested[rid]
+        return list(seen.values())
+
+    def decide(self, now):
+        return policy.decide(self.link.now_s(now), self.starts(), self.rx, self.view(now))
+
+    def _request(self, now):
+        now_s = self.link.now_s(now)
+        t = _NO_TIME if now_s is None else now_s
+        self.log.append(ev.PRESS, t)
+        d = self.decide(now)
+        if not d.granted:
+            self.requests["denied"] += 1
+            code = policy.REASON_CODES.get(d.reason, 0)
+            self.log.append(ev.DENIED, t, code, _UNKNOWN_NEXT if d.next_s is None else d.next_s)
+            self.sounder.chirp(DENIED)
+            used = None
+            if d.reason == policy.MAX_24H:
+                used = self._used_24h(now_s)
+            allowed = self.rx.max_per_24h if self.rx is not None else None
+            self._show_result(now, screens.denied(d.reason, now_s, d.next_s, used, allowed))
+            self.last_decision = d
+            return
+        self.last_decision = d
+        rid = self.next_request_id
+        if self.link.last_request_id >= rid:
+            rid = self.link.last_request_id + 1
+        self.next_request_id = rid + 1
+        rx = self.rx
+        # Commit the id and the decision before a single byte goes to the pump.
+        self.log.append(ev.GRANTED, t, rid, rx.dose_ug, rx.duration_s)
+        self.requests["granted"] += 1
+        self._requested[rid] = now_s
+        self._doses[rid] = rx.dose_ug
+        self._in_flight = rid
+        self.link.request_bolus(rid, rx.dose_ug, rx.duration_s, now_s)
+        self.phase = REQUESTING
+
+    def _used_24h(self, now_s):
+        n = 0
+        for s in self.starts():
+            if s > now_s - 86400:
+                n += 1
+        return n
+
+    # ---- pump ------------------------------------------------------------------------------
+    def _on_link(self, now, e):
+        kind = e[0]
+        t = self._t(now)
+        if kind == lk.ACCEPTED:
+            rid, start_s = e[1], e[2]
+            self._close(rid)
+            self._delivered[rid] = start_s
+            self.log.append(ev.DELIVERED, start_s, rid, self._doses.get(rid, 0), start_s)
+            self.sounder.chirp(GIVEN)
+            nxt = policy.next_available(start_s, self.starts(), self.rx) if self.rx is not None else None
+            self._show_result(now, ["Dose given", "", screens.next_line(self.link.now_s(now), nxt)])
+        elif kind == lk.REFUSED:
+            rid, code = e[1], e[2]
+            self._close(rid)
+            self.log.append(ev.PUMP_REFUSED, t, rid, code)
+            self.sounder.chirp(DENIED)
+            reason = _REASON_BY_PUMP.get(code, "pump_refused")
+            self._show_result(now, screens.denied(reason, None, None))
+        elif kind == lk.UNCERTAIN:
+            rid = e[1]
+            self.link.uncertain[rid] = self._doses.get(rid, 0)
+            if self._in_flight == rid:
+                self._in_flight = None
+            self.log.append(ev.UNCERTAIN, t, rid, self._doses.get(rid, 0))
+            self._show_result(now, ["No reply: dose", "counted as given", "checking pump"])
+        elif kind == lk.SETTLED:
+            rid, delivered, start_s = e[1], e[2], e[3]
+            self._close(rid)
+            if delivered:
+                self._delivered[rid] = start_s
+            self.log.append(ev.SETTLED, t, rid, 1 if delivered else 0, start_s)
+            self._show_result(now, ["Last dose was", "given" if delivered else "NOT given", ""])
+        elif kind == lk.SYNCED:
+            if self.link.last_request_id >= self.next_request_id:
+                self.next_request_id = self.link.last_request_id + 1
+            self.log.append(ev.SYNCED, t, e[1] or 0, e[2])
+        elif kind == lk.ALARM:
+            self.log.append(ev.ALARM, t, e[1], e[2])
+        elif kind == lk.LINK and not e[1]:
+            self.log.append(ev.FAULT, t, ev.FAULT_LINK)
+
+    def _close(self, rid):
+        self._requested.pop(rid, None)
+        if self._in_flight == rid:
+            self._in_flight = None
+            if self.phase == REQUESTING:
+                self.phase = IDLE
+
+    def _show_result(self, now, lines):
+        self.result = lines
+        self._result_at = now
+        self.phase = RESULT
+
+    # ---- what the patient sees and hears ---------------------------------------------------
+    def alarm_names(self):
+        names = []
+        for bit, name in _ALARM_ORDER:
+            if self.link.alarms & bit:
+                names.append(name)
+        return names
+
+    def screen(self, now):
+        """(lines, colour, blink) for the display and the dose-available indicator."""
+        alarm = screens.alarm_line(self.alarm_names())
+        high = self.link.alarms & m.HIGH_PRIORITY_MASK
+        if self.phase == RESULT and self.clock.ticks_diff(now, self._result_at) >= _RESULT_MS:
+            self.phase = IDLE
+        if self.phase == HOLDING and self.gesture.holding:
+            pct = int(self.gesture.hold_progress(now) * 100)
+            return ["Keep holding...", "%d%%" % pct, "", alarm], AMBER, False
+        if self.phase == REQUESTING:
+            return ["Asking pump...", "", "", alarm], AMBER, True
+        if self.phase == RESULT:
+            given = self.result and self.result[0] == "Dose given"
+            return self.result + [alarm], (GREEN if given else RED), False
+        if self.rx is None:
+            return ["No valid", "prescription", "Call clinic", alarm], RED, False
+        if high:
+            return [alarm, "No dose possible", "Call clinic", ""], RED, True
+        now_s = self.link.now_s(now)
+        if not self.link.synced or now_s is None:
+            return ["Connecting to", "pump...", "", alarm], AMBER, True
+        if not self.link.fresh(now):
+            return ["No pump link", "Dose unavailable", "", alarm], RED, False
+        if self.link.uncertain:
+            return ["Checking last", "dose with pump", "", alarm], AMBER, True
+        d = self.decide(now)
+        if d.granted:
+            return ["Dose available", "Hold button 1 s", "", alarm], GREEN, False
+        if d.next_s is not None:
+            return ["Next dose in", screens.clock_text(d.next_s - now_s), "", alarm], AMBER, False
+        return screens.denied(d.reason, now_s, None) + [alarm], AMBER, False
+
+    def _render(self, now):
+        lines, colour, blink = self.screen(now)
+        self.display.show(lines)
+        self.indicator.set(colour, blink)
+        high = bool(self.link.alarms & m.HIGH_PRIORITY_MASK)
+        medium = bool(self.link.alarms & ~m.HIGH_PRIORITY_MASK & 0xFF)
+        hz = self.sounder.update(now, high, medium)
+        if hz:
+            self.buzzer.on(hz)
+        else:
+            self.buzzer.off()

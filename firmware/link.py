@@ -1,0 +1,282 @@
+"""The handheld's side of the serial link: stop-and-wait requests, sync, settle, alarms.
+
+`LinkClient(clock, serial)` is a state machine polled with `poll(now_ticks)`; it returns a list
+of events for the app. It keeps the pump-time estimate, the pump's bolus history, and the set of
+uncertain requests; a bolus request that gets no reply after its retries becomes uncertain and
+is settled only from the pump's own record (RECORD_REQ), never retried as a new bolus.
+"""
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from firmware import frame
+from firmware import messages as m
+
+_TIMEOUT_MS = const(250)  # wait for a reply before resending (stop-and-wait)
+_RETRIES = const(3)  # resends after the first try; same seq, same request id
+_BACKOFF_MS = const(1000)  # after a failed exchange, wait this long before the next attempt
+_STATUS_EVERY_MS = const(5000)  # poll the pump's status this often when idle
+_SETTLE_EVERY_MS = const(2000)  # ask for the record of an uncertain request this often
+_LINK_FRESH_MS = const(12000)  # a link silent for longer than this is reported down
+_SYNC_MAX_AGE_MS = const(21600000)  # 6 h without a pump-time update: time is unknown again
+_READ_CHUNK = const(64)
+
+# Event kinds returned by poll()
+SYNCED = "synced"  # ('synced', pump_id, history_count)
+ACCEPTED = "accepted"  # ('accepted', request_id, start_s)
+REFUSED = "refused"  # ('refused', request_id, pump_reason_code)
+UNCERTAIN = "uncertain"  # ('uncertain', request_id)
+SETTLED = "settled"  # ('settled', request_id, delivered_bool, start_s)
+ALARM = "alarm"  # ('alarm', mask, newly_raised_mask)
+LINK = "link"  # ('link', up_bool)
+
+_ZERO_TAG = bytes(16)
+
+
+class LinkClient:
+    def __init__(self, clock, serial, key=None):
+        self.clock = clock
+        self.serial = serial
+        self.key = key
+        self.deframer = frame.Deframer()
+        self._seq = 0
+        self._pending = None  # [reply_type, seq, wire, sent_at, tries, purpose, arg]
+        self._bolus = None  # queued bolus request fields (sent before anything else)
+        self._wait_until = None  # back-off deadline after a failed exchange
+        self._last_status = None
+        self._last_settle = None
+        self._last_ok = None
+        self.up = False
+        # What we know of the pump
+        self.synced = False  # pump time and full history known
+        self._time_ok = False
+        self._sync_s = 0
+        self._sync_ticks = 0
+        self.pump_id = None
+        self.alarms = 0
+        self.reservoir_ug = None
+        self.bolus_id = 0
+        self.bolus_delivered_ug = 0
+        self.bolus_dose_ug = 0
+        self.last_request_id = 0
+        self.history = {}  # request_id -> (start_s, dose_ug, status)
+        self._hist_total = 0
+        self._hist_offset = 0
+        self._hist_wanted = False
+        self.uncertain = {}  # request_id -> dose_ug; settled only from the pump's record
+
+    # ---- what the app asks -------------------------------------------------------------
+    def now_s(self, now_ticks):
+        """Pump time in whole seconds, or None when it is not known."""
+        if not self._time_ok:
+            return None
+        age = self.clock.ticks_diff(now_ticks, self._sync_ticks)
+        if age < 0 or age > _SYNC_MAX_AGE_MS:
+            return None
+        return self._sync_s + age // 1000
+
+    def fresh(self, now_ticks):
+        """True when the pump answered recently enough to send it a bolus request."""
+        if not self.up or self._last_ok is None:
+            return False
+        return self.clock.ticks_diff(now_ticks, self._last_ok) <= _LINK_FRESH_MS
+
+    def busy_with_bolus(self):
+        return self._bolus is not None or (self._pending is not None and self._pending[5] == m.BOLUS_REQ)
+
+    def request_bolus(self, request_id, dose_ug, duration_s, captured_s):
+        """Queue one bolus request; it goes out as soon as the current exchange ends."""
+        fields = {
+            "request_id": request_id,
+            "dose_ug": dose_ug,
+            "duration_s": duration_s,
+            "captured_s": captured_s,
+            "counter": 0,
+            "tag": _ZERO_TAG,
+        }
+        if self.key is not None:
+            from firmware import auth
+
+            fields["counter"] = request_id
+            fields["tag"] = auth.bolus_tag(self.key, request_id, dose_ug, duration_s, captured_s, request_id)
+        self._bolus = fields
+
+    def add_uncertain(self, request_id, dose_ug):
+        """A request whose outcome is unknown (e.g. found unsettled in the log at boot)."""
+        self.uncertain[request_id] = dose_ug
+
+    def reset_sync(self):
+        self.synced = False
+        self._time_ok = False
+        self._hist_wanted = False
+
+    # ---- the state machine --------------------------------------------------------------
+    def poll(self, now):
+        events = []
+        data = self.serial.read(_READ_CHUNK)
+        while data:
+            for fr in self.deframer.feed(data):
+                if fr.error is None:
+                    self._on_frame(now, fr, events)
+            data = self.serial.read(_READ_CHUNK)
+        p = self._pending
+        if p is not None and self.clock.ticks_diff(now, p[3]) >= _TIMEOUT_MS:
+            if p[4] <= _RETRIES:
+                self._write(p[2])
+                p[3] = now
+                p[4] += 1
+            else:
+                self._pending = None
+                self._failed(now, p, events)
+        if self._pending is None and not self._backing_off(now):
+            self._next_request(now)
+        if self.up and self._last_ok is not None and self.clock.ticks_diff(now, self._last_ok) > _LINK_FRESH_MS:
+            self._set_up(False, events)
+        return events
+
+    def _backing_off(self, now):
+        if self._wait_until is None:
+            return False
+        if self.clock.ticks_diff(now, self._wait_until) < 0:
+            return False if self._bolus is not None else True
+        self._wait_until = None
+        return False
+
+    def _next_request(self, now):
+        if self._bolus is not None:
+            fields = self._bolus
+            self._bolus = None
+            self._send(now, m.BOLUS_REQ, fields, m.BOLUS_ACK, fields["request_id"])
+        elif not self._time_ok:
+            self._send(now, m.SYNC_REQ, {}, m.SYNC, None)
+        elif self._hist_wanted:
+            self._send(now, m.HISTORY_REQ, {"offset": self._hist_offset}, m.HISTORY, None)
+        elif self.uncertain and self._due(now, self._last_settle, _SETTLE_EVERY_MS):
+            self._last_settle = now
+            rid = sorted(self.uncertain)[0]
+            self._send(now, m.RECORD_REQ, {"request_id": rid}, m.RECORD, rid)
+        elif self._due(now, self._last_status, _STATUS_EVERY_MS):
+            self._last_status = now
+            self._send(now, m.STATUS_REQ, {}, m.STATUS, None)
+
+    def _due(self, now, last, every):
+        return last is None or self.clock.ticks_diff(now, last) >= every
+
+    def _send(self, now, msg_type, fields, reply_type, arg):
+        self._seq = (self._seq + 1) & 0xFF
+        wire = frame.encode(msg_type, self._seq, m.encode(msg_type, fields))
+        self._pending = [reply_type, self._seq, wire, now, 1, msg_type, arg]
+        self._write(wire)
+
+    def _write(self, wire):
+        self.serial.write(wire)
+
+    def _failed(self, now, p, events):
+        """No valid reply after every retry."""
+        self._wait_until = self.clock.ticks_add(now, _BACKOFF_MS)
+        self._set_up(False, events)
+        if p[5] == m.BOLUS_REQ:
+            rid = p[6]
+            self.uncertain[rid] = 0
+            events.append((UNCERTAIN, rid))
+
+    def _set_up(self, up, events):
+        if up != self.up:
+            self.up = up
+            events.append((LINK, up))
+
+    def _learn_time(self, now, pump_time):
+        self._sync_s = pump_time
+        self._sync_ticks = now
+        self._time_ok = True
+
+    def _on_frame(self, now, fr, events):
+        if fr.msg_type == m.ALARM:
+            try:
+                f = m.decode(m.ALARM, fr.payload)
+            except m.MessageError:
+                return
+            self._learn_alarms(f["alarms"], events)
+            return
+        p = self._pending
+        if p is None or fr.seq != p[1]:
+            return  # a late or duplicated reply to an exchange already finished
+        if fr.msg_type == m.NAK:
+            return  # the pump did not take it; the timeout resends the same frame
+        if fr.msg_type != p[0]:
+            return
+        try:
+            f = m.decode(fr.msg_type, fr.payload)
+        except m.MessageError:
+            return
+        self._pending = None
+        self._last_ok = now
+        self._wait_until = None
+        self._set_up(True, events)
+        t = fr.msg_type
+        if "pump_time" in f:
+            self._learn_time(now, f["pump_time"])
+        if "alarms" in f:
+            self._learn_alarms(f["alarms"], events)
+        if t == m.SYNC:
+            self._on_sync(f)
+        elif t == m.HISTORY:
+            self._on_history(f, events)
+        elif t == m.STATUS:
+            self.reservoir_ug = f["reservoir_ug"]
+            self.bolus_id = f["bolus_id"]
+            self.bolus_delivered_ug = f["bolus_delivered_ug"]
+            self.bolus_dose_ug = f["bolus_dose_ug"]
+        elif t == m.BOLUS_ACK:
+            self._on_bolus_ack(p[6], f, events)
+        elif t == m.RECORD:
+            self._on_record(f, events)
+
+    def _learn_alarms(self, mask, events):
+        if mask != self.alarms:
+            raised = mask & ~self.alarms
+            self.alarms = mask
+            events.append((ALARM, mask, raised))
+
+    def _on_sync(self, f):
+        self.pump_id = f["pump_id"]
+        self.reservoir_ug = f["reservoir_ug"]
+        self.last_request_id = f["last_request_id"]
+        self.history = {}
+        self._hist_total = f["history_count"]
+        self._hist_offset = 0
+        self._hist_wanted = True
+        self.synced = False
+
+    def _on_history(self, f, events):
+        for rid, start_s, dose_ug, status in f["boluses"]:
+            self.history[rid] = (start_s, dose_ug, status)
+        self._hist_offset = f["offset"] + len(f["boluses"])
+        if self._hist_offset >= f["total"] or not f["boluses"]:
+            self._hist_wanted = False
+            self.synced = True
+            events.append((SYNCED, self.pump_id, len(self.history)))
+
+    def _on_bolus_ack(self, rid, f, events):
+        if f["request_id"] != rid:
+            return
+        if f["accepted"]:
+            self.history[rid] = (f["start_s"], 0, 1)
+            events.append((ACCEPTED, rid, f["start_s"]))
+        else:
+            events.append((REFUSED, rid, f["reason"]))
+
+    def _on_record(self, f, events):
+        rid = f["request_id"]
+        if rid not in self.uncertain:
+            return
+        del self.uncertain[rid]
+        delivered = bool(f["found"]) and f["status"] != m.STATUS_REFUSED
+        if delivered:
+            self.history[rid] = (f["start_s"], f["dose_ug"], f["status"])
+        events.append((SETTLED, rid, delivered, f["start_s"] if delivered else 0))

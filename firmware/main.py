@@ -1,0 +1,98 @@
+"""Composition root: build the handheld from a board definition and run it.
+
+`run("rpi_pico")` imports `boards/rpi_pico/board.py`, constructs the HAL objects it names, opens
+the event log and the prescription from the board's storage, and runs the superloop: poll the
+app, feed the watchdog only after a poll completed, sleep. `boot(board)` does everything but
+the loop and returns the App (tests and the lockstep board use it).
+"""
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from firmware import eventlog
+from firmware.app import App
+from firmware.link import LinkClient
+
+_POLL_MS = const(10)
+_KEY_FILE = "key.bin"
+_RX_TEXT = "rx.txt"
+
+
+def load_board(name):
+    mod = __import__("boards." + name + ".board")
+    return getattr(getattr(mod, name), "board")
+
+
+def make(spec):
+    """Construct one HAL object from (module name, class name, kwargs)."""
+    module_name, class_name, kwargs = spec
+    mod = __import__(module_name)
+    for part in module_name.split(".")[1:]:
+        mod = getattr(mod, part)
+    return getattr(mod, class_name)(**kwargs)
+
+
+def load_prescription(storage, key, log):
+    """The signed prescription if the security module is present, else the clinic text file.
+    Anything invalid means no prescription: no bolus is ever granted without one."""
+    try:
+        from firmware import rxstore
+    except ImportError:
+        rxstore = None
+    if rxstore is not None and key is not None:
+        rx, _reason = rxstore.RxStore(storage, key).load()
+        return rx
+    from firmware import prescription
+
+    text = storage.read(_RX_TEXT)
+    if text is None:
+        return None
+    try:
+        return prescription.parse_text(text.decode())
+    except (prescription.PrescriptionError, UnicodeError, ValueError):
+        log.append(eventlog.RX_CHANGE, -1, 0, 0, 3)
+        return None
+
+
+def boot(board):
+    hal = {}
+    for role in board.HAL:
+        hal[role] = make(board.HAL[role])
+    storage = hal["storage"]
+    log = eventlog.EventLog(storage)
+    opened = log.open()
+    if opened.get("torn_bytes"):
+        log.append(eventlog.FAULT, -1, eventlog.FAULT_TORN_LOG, opened["torn_bytes"])
+    key = storage.read(_KEY_FILE)
+    rx = load_prescription(storage, key, log)
+    link = LinkClient(hal["clock"], hal["serial"], key=key)
+    app = App(
+        hal["clock"],
+        hal["button"],
+        hal["indicator"],
+        hal["buzzer"],
+        hal["display"],
+        log,
+        link,
+        rx,
+        hold_ms=getattr(board, "HOLD_MS", 1000),
+    )
+    app.hal = hal
+    return app
+
+
+def run(board_name):
+    board = load_board(board_name)
+    app = boot(board)
+    clock = app.hal["clock"]
+    watchdog = app.hal.get("watchdog")
+    while True:
+        app.poll()
+        if watchdog is not None:
+            watchdog.feed()
+        clock.sleep_ms(_POLL_MS)

@@ -1,0 +1,64 @@
+"""What the buzzer plays: one sound at a time, the highest priority first.
+
+`Sounder(clock)` is polled with `update(now_ticks, alarms_high, alarms_medium)` and returns the
+tone to play now (Hz, 0 for silence). A high-priority alarm pre-empts everything (IEC 60601-1-8
+style fast pulses), a medium one sounds slower pulses; short feedback chirps (`chirp(kind)`:
+given, denied) play only when no alarm is sounding.
+"""
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+_HIGH_HZ = const(988)
+_HIGH_ON_MS = const(150)
+_HIGH_PERIOD_MS = const(400)
+_MEDIUM_HZ = const(659)
+_MEDIUM_ON_MS = const(300)
+_MEDIUM_PERIOD_MS = const(2000)
+_MEDIUM_SOUND_MS = const(10000)  # a medium alarm sounds this long after it is raised, then shows only
+
+GIVEN = "given"
+DENIED = "denied"
+_CHIRPS = {GIVEN: ((1319, 120),), DENIED: ((440, 150), (0, 80), (440, 150))}
+
+
+class Sounder:
+    def __init__(self, clock):
+        self.clock = clock
+        self._t0 = clock.ticks_ms()
+        self._medium_since = None
+        self._chirp = None  # remaining [(hz, ms), ...]
+        self._chirp_t = 0
+
+    def chirp(self, kind):
+        self._chirp = list(_CHIRPS.get(kind, ()))
+        self._chirp_t = self.clock.ticks_ms()
+
+    def update(self, now, high, medium):
+        age = self.clock.ticks_diff(now, self._t0)
+        if high:
+            self._chirp = None
+            return _HIGH_HZ if age % _HIGH_PERIOD_MS < _HIGH_ON_MS else 0
+        if medium:
+            if self._medium_since is None:
+                self._medium_since = now
+            if self.clock.ticks_diff(now, self._medium_since) < _MEDIUM_SOUND_MS:
+                return _MEDIUM_HZ if age % _MEDIUM_PERIOD_MS < _MEDIUM_ON_MS else 0
+        else:
+            self._medium_since = None
+        return self._chirp_tone(now)
+
+    def _chirp_tone(self, now):
+        while self._chirp:
+            hz, ms = self._chirp[0]
+            if self.clock.ticks_diff(now, self._chirp_t) < ms:
+                return hz
+            self._chirp_t = self.clock.ticks_add(self._chirp_t, ms)
+            self._chirp.pop(0)
+        self._chirp = None
+        return 0
