@@ -261,8 +261,8 @@ class App:
         if self.phase == RESULT and self.clock.ticks_diff(now, self._result_at) >= _RESULT_MS:
             self.phase = IDLE
         if self.phase == HOLDING and self.gesture.holding:
-            pct = int(self.gesture.hold_progress(now) * 100)
-            return ["Keep holding...", "%d%%" % pct, "", alarm], AMBER, False
+            bar = int(self.gesture.hold_progress(now) * screens.WIDTH)
+            return ["Keep holding...", "#" * bar, "", alarm], AMBER, False
         if self.phase == REQUESTING:
             return ["Asking pump...", "", "", alarm], AMBER, True
         if self.phase == RESULT:

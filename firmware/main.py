@@ -24,8 +24,9 @@ _RX_TEXT = "rx.txt"
 
 
 def load_board(name):
-    mod = __import__("boards." + name + ".board")
-    return getattr(getattr(mod, name), "board")
+    from boards import registry
+
+    return registry.load(name)
 
 
 def make(spec):
@@ -37,15 +38,16 @@ def make(spec):
     return getattr(mod, class_name)(**kwargs)
 
 
-def load_prescription(storage, key, log):
-    """The signed prescription if the security module is present, else the clinic text file.
-    Anything invalid means no prescription: no bolus is ever granted without one."""
-    try:
-        from firmware import rxstore
-    except ImportError:
-        rxstore = None
-    if rxstore is not None and key is not None:
-        rx, _reason = rxstore.RxStore(storage, key).load()
+def load_prescription(storage, key, log, allow_unsigned=False):
+    """The signed prescription (`rx.bin`, checked against the device key). Only a development
+    board (`ALLOW_UNSIGNED_RX = True`: host, lockstep) may fall back to a plain `rx.txt` when it
+    has no key. Anything invalid means no prescription: no bolus is ever granted without one."""
+    from firmware import rxstore
+
+    if key is not None or not allow_unsigned:
+        rx, reason = rxstore.RxStore(storage, key).load()
+        if rx is None and reason is not None and reason != rxstore.REFUSAL_NAMES.get(rxstore.MISSING):
+            log.append(eventlog.RX_CHANGE, -1, 0, 0, rxstore.REFUSAL_CODES.get(reason, 0))
         return rx
     from firmware import prescription
 
@@ -68,8 +70,12 @@ def boot(board):
     opened = log.open()
     if opened.get("torn_bytes"):
         log.append(eventlog.FAULT, -1, eventlog.FAULT_TORN_LOG, opened["torn_bytes"])
+    from firmware import rxstore
+
     key = storage.read(_KEY_FILE)
-    rx = load_prescription(storage, key, log)
+    if not rxstore.key_ok(key):
+        key = None
+    rx = load_prescription(storage, key, log, getattr(board, "ALLOW_UNSIGNED_RX", False))
     link = LinkClient(hal["clock"], hal["serial"], key=key)
     app = App(
         hal["clock"],
