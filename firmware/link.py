@@ -276,7 +276,7 @@ class LinkClient:
         if rid not in self.uncertain:
             return
         del self.uncertain[rid]
-        delivered = bool(f["found"]) and f["status"] != m.STATUS_REFUSED
+        delivered = bool(f["found"]) and f["status"] != m.BOLUS_REFUSED
         if delivered:
             self.history[rid] = (f["start_s"], f["dose_ug"], f["status"])
         events.append((SETTLED, rid, delivered, f["start_s"] if delivered else 0))

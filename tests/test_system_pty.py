@@ -30,8 +30,11 @@ def _rx_flags():
     ]
 
 
-def start_pump(tmp_path, *extra):
+def start_pump(tmp_path, *extra, paired=True):
     events = tmp_path / "pump-events.jsonl"
+    if paired:
+        (tmp_path / "pair.key").write_bytes(KEY)
+        extra = ("--key", str(tmp_path / "pair.key")) + extra
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.pump_emulator", "--pty", "--events", str(events),
          "--record", str(tmp_path / "pump-record.json")] + _rx_flags() + list(extra),
@@ -151,7 +154,7 @@ def test_link_cut_mid_request_is_uncertain_then_settled(rig):
 
 
 def test_hostile_client_ignoring_lockout_is_refused_by_pump(tmp_path):
-    pump, dev, events = start_pump(tmp_path)
+    pump, dev, events = start_pump(tmp_path, paired=False)
     try:
         port = serial.Serial(dev, 115200, timeout=0.5)
         deframer = frame.Deframer()
@@ -180,3 +183,36 @@ def test_hostile_client_ignoring_lockout_is_refused_by_pump(tmp_path):
     finally:
         pump.terminate()
         pump.wait(5)
+
+
+def test_paired_pump_refuses_a_spoofed_bolus_command(tmp_path):
+    """A device without the pairing key cannot command the pump, whatever it sends."""
+    pump, dev, events = start_pump(tmp_path)
+    try:
+        port = serial.Serial(dev, 115200, timeout=0.5)
+        deframer = frame.Deframer()
+        port.write(frame.encode(m.SYNC_REQ, 1, m.encode(m.SYNC_REQ, {})))
+        now = None
+        end = time.time() + 3
+        while now is None and time.time() < end:
+            for fr in deframer.feed(port.read(256) or b""):
+                if fr.error is None and fr.msg_type == m.SYNC:
+                    now = m.decode(m.SYNC, fr.payload)["pump_time"]
+        for seq, tag in ((2, bytes(16)), (3, bytes([0x5A]) * 16)):
+            fields = {"request_id": 7 + seq, "dose_ug": RX["dose_ug"], "duration_s": RX["duration_s"],
+                      "captured_s": now, "counter": 99, "tag": tag}
+            port.write(frame.encode(m.BOLUS_REQ, seq, m.encode(m.BOLUS_REQ, fields)))
+            ack = None
+            end = time.time() + 3
+            while ack is None and time.time() < end:
+                for fr in deframer.feed(port.read(256) or b""):
+                    if fr.error is None and fr.msg_type == m.BOLUS_ACK and fr.seq == seq:
+                        ack = m.decode(m.BOLUS_ACK, fr.payload)
+            assert ack is not None and not ack["accepted"]
+            assert m.PUMP_REASONS[ack["reason"]] in ("unpaired", "auth")
+        port.close()
+    finally:
+        pump.terminate()
+        pump.wait(5)
+    starts = [e for e in pump_events(events) if e.get("event") == "delivery"]
+    assert starts == []

@@ -1,0 +1,198 @@
+"""Signed prescriptions: the only way a prescription reaches the handheld's storage.
+
+A blob is `prescription.canonical(rx)` followed by a 32-byte HMAC-SHA256 tag under the device
+key (`key.bin`, provisioned at pairing). `sign(rx, key)` is for the clinician tool,
+`verify(blob, key, current_version)` returns the Prescription or raises RxRefused, and
+`RxStore(storage, key)` loads `rx.bin` and installs new blobs atomically, keeping the old one
+whenever the new one is refused.
+"""
+
+from firmware import prescription
+from firmware.hmac_sha256 import hmac_sha256, compare
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+RX_FILE = "rx.bin"
+KEY_FILE = "key.bin"
+KEY_LEN = 32
+TAG_LEN = 32
+_RX_CHANGE = const(10)  # firmware.eventlog.RX_CHANGE (not imported: keep this module small)
+_PREFIX = b"rx1;"
+
+# Refusal codes, logged as RX_CHANGE c (b=0); 0 means accepted.
+UNSIGNED = const(1)  # too short to carry a tag, or a bare canonical prescription
+BAD_SIGNATURE = const(2)  # the tag does not match: wrong key or altered bytes
+MALFORMED = const(3)  # the tag matches but the content is not a valid prescription
+ROLLBACK = const(4)  # version not newer than the prescription in force
+NO_KEY = const(5)  # the device has no valid key: nothing can be verified
+MISSING = const(6)  # no rx.bin (load only; never logged by install)
+
+REFUSAL_NAMES = {
+    UNSIGNED: "unsigned",
+    BAD_SIGNATURE: "bad_signature",
+    MALFORMED: "malformed",
+    ROLLBACK: "rollback",
+    NO_KEY: "no_key",
+    MISSING: "missing",
+}
+REFUSAL_CODES = {}
+for _code in REFUSAL_NAMES:
+    REFUSAL_CODES[REFUSAL_NAMES[_code]] = _code
+
+
+class RxRefused(Exception):
+    """A blob that must not be used. `.code` (int), `.reason` (short name such as
+    'bad_signature'), `.detail` (one sentence for people), `.version` (offered version when
+    it was authenticated, else 0)."""
+
+    def __init__(self, code, detail, version=0):
+        super().__init__(detail)
+        self.code = code
+        self.reason = REFUSAL_NAMES.get(code, "refused")
+        self.detail = detail
+        self.version = version
+
+
+def key_ok(key):
+    """True for a usable device key: 32 bytes, not all zero."""
+    if key is None or len(key) != KEY_LEN:
+        return False
+    for b in key:
+        if b:
+            return True
+    return False
+
+
+def sign(rx, key):
+    """The signed blob for a Prescription (validated again through its canonical form)."""
+    if not key_ok(key):
+        raise RxRefused(NO_KEY, "The signing key must be 32 bytes and not all zero.")
+    body = prescription.canonical(rx)
+    prescription.parse_canonical(body)  # raises PrescriptionError on anything invalid
+    return body + hmac_sha256(key, body)
+
+
+def _looks_unsigned(blob):
+    """A canonical prescription without a tag: its last 32 bytes are printable ASCII or
+    line breaks (a real tag is that by chance with probability about 1e-16)."""
+    if blob[: len(_PREFIX)] != _PREFIX:
+        return False
+    for b in blob[-TAG_LEN:]:
+        if (b < 0x20 or b > 0x7E) and b not in (0x09, 0x0A, 0x0D):
+            return False
+    return True
+
+
+def verify(blob, key, current_version=0):
+    """The Prescription carried by `blob`, authenticated with `key` and newer than
+    `current_version`; raises RxRefused otherwise. Nothing is parsed before the tag is checked."""
+    if blob is None or len(blob) <= TAG_LEN:
+        raise RxRefused(UNSIGNED, "Too short to carry a signature.")
+    blob = bytes(blob)
+    if not key_ok(key):
+        raise RxRefused(NO_KEY, "The device has no valid key.")
+    body = blob[:-TAG_LEN]
+    if not compare(hmac_sha256(key, body), blob[-TAG_LEN:]):
+        if _looks_unsigned(blob):
+            raise RxRefused(UNSIGNED, "The prescription is not signed.")
+        raise RxRefused(BAD_SIGNATURE, "The signature does not match (wrong key or altered bytes).")
+    try:
+        rx = prescription.parse_canonical(body)
+    except prescription.PrescriptionError as e:
+        raise RxRefused(MALFORMED, "Malformed prescription: " + str(e.reason))
+    except (ValueError, UnicodeError):
+        raise RxRefused(MALFORMED, "Malformed prescription: not canonical text.")
+    if prescription.canonical(rx) != body:
+        raise RxRefused(MALFORMED, "Malformed prescription: not in canonical form.")
+    if rx.version <= current_version:
+        raise RxRefused(
+            ROLLBACK,
+            "Version %d is not newer than version %d in force." % (rx.version, current_version),
+            rx.version,
+        )
+    return rx
+
+
+# The pump emulator's copy (`--rx FILE`) is the clinic's text form, which
+# prescription.parse_text reads, plus one comment line holding the tag of the canonical bytes.
+SIG_LINE = "# hmac-sha256="
+
+
+def sign_text(rx, key):
+    """The pump's prescription file: `key=value` lines and the signature as a comment."""
+    tag = sign(rx, key)[-TAG_LEN:]
+    lines = ["# Prescription signed by tools.clinician; the pump checks it with its key."]
+    for name in prescription.FIELDS:
+        lines.append("%s=%d" % (name, getattr(rx, name)))
+    hexed = "".join("%02x" % b for b in tag)
+    lines.append(SIG_LINE + hexed)
+    return "\n".join(lines) + "\n"
+
+
+def verify_text(text, key, current_version=0):
+    """The Prescription in a signed text file (see sign_text); raises RxRefused."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode()
+        except UnicodeError:
+            raise RxRefused(MALFORMED, "Malformed prescription: not text.")
+    tags = [ln.strip()[len(SIG_LINE) :] for ln in text.split("\n") if ln.strip().startswith(SIG_LINE)]
+    if len(tags) != 1 or len(tags[0]) != 2 * TAG_LEN:
+        raise RxRefused(UNSIGNED, "The prescription file has no single signature line.")
+    try:
+        tag = bytes([int(tags[0][i : i + 2], 16) for i in range(0, 2 * TAG_LEN, 2)])
+        rx = prescription.parse_text(text)
+    except prescription.PrescriptionError as e:
+        raise RxRefused(MALFORMED, "Malformed prescription: " + str(e.reason))
+    except (ValueError, UnicodeError):
+        raise RxRefused(MALFORMED, "Malformed prescription: bad signature line.")
+    return verify(prescription.canonical(rx) + tag, key, current_version)
+
+
+class RxStore:
+    """The prescription in force on one device: `load()` and `install(blob, log)`."""
+
+    def __init__(self, storage, key, name=RX_FILE):
+        self.storage = storage
+        self.key = key
+        self.name = name
+        self.rx = None
+
+    def load(self):
+        """(Prescription, None) for a valid signed `rx.bin`, else (None, reason name)."""
+        self.rx = None
+        if not key_ok(self.key):
+            return None, REFUSAL_NAMES[NO_KEY]
+        blob = self.storage.read(self.name)
+        if blob is None:
+            return None, REFUSAL_NAMES[MISSING]
+        try:
+            self.rx = verify(blob, self.key, 0)
+        except RxRefused as e:
+            return None, e.reason
+        return self.rx, None
+
+    def install(self, blob, log=None, t_s=-1):
+        """Accept `blob` if it is signed with this device's key, valid and newer than the one
+        in force; then replace `rx.bin` atomically. Returns (True, None) or (False, reason name);
+        a refused blob leaves the stored prescription untouched. Logs RX_CHANGE (a=version,
+        b=1 accepted / 0 refused, c=refusal code) when `log` is given."""
+        current, _ = self.load()
+        current_version = current.version if current is not None else 0
+        try:
+            rx = verify(blob, self.key, current_version)
+        except RxRefused as e:
+            if log is not None:
+                log.append(_RX_CHANGE, t_s, e.version, 0, e.code)
+            return False, e.reason
+        self.storage.replace(self.name, bytes(blob))
+        self.rx = rx
+        if log is not None:
+            log.append(_RX_CHANGE, t_s, rx.version, 1, 0)
+        return True, None

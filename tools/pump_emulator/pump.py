@@ -1,0 +1,605 @@
+"""The emulated implanted pump: reservoir, basal rate, boluses, alarms and its own limits.
+
+`Pump(rx=..., record_path=...)` lives in injected virtual time: call `advance_to(ms)` /
+`advance(ms)`, then `handle(msg_type, fields) -> (reply_type, reply_fields)` for each request.
+No I/O other than its record file (JSON, atomic replace); `tools.pump_emulator.port` adds bytes.
+"""
+
+import json
+import os
+
+from firmware import messages as m
+
+DAY_S = 86400
+STALE_S = 30  # a request captured more than this before (or after) pump time is stale
+PROGRESS_STEP_PCT = 10  # a 'progress' delivery event every this many percent
+RECORD_FORMAT = 1
+DEFAULT_PUMP_ID = 0x50554D50  # "PUMP" in ASCII, big-endian
+DEFAULT_START_S = 1000000
+
+_STARTED = (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED)
+ALARM_BITS = {name: bit for bit, name in m.ALARM_NAMES.items()}  # 'motor_stall' -> 0x04
+
+
+class RecordError(Exception):
+    """The record file cannot be read or is not a pump record; `.reason` is a sentence."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _alarm_bit(alarm):
+    if isinstance(alarm, str):
+        if alarm not in ALARM_BITS:
+            raise ValueError("unknown alarm %r (known: %s)" % (alarm, ", ".join(sorted(ALARM_BITS))))
+        return ALARM_BITS[alarm]
+    return int(alarm)
+
+
+class Pump:
+    """One pump. Time is virtual: `now_ms` only moves through `advance_to`/`advance`.
+
+    Units: reservoir in nanograms internally (volume_ul * concentration_ug_per_ml), reported in
+    µg; basal in µg/h drained continuously (suspended while a high-priority alarm is active);
+    a bolus of dose_ug is delivered linearly over duration_s.
+    """
+
+    def __init__(
+        self,
+        rx=None,
+        pump_id=DEFAULT_PUMP_ID,
+        start_s=DEFAULT_START_S,
+        now_ms=0,
+        reservoir_ul=20000,
+        concentration_ug_per_ml=1000,
+        basal_ug_per_h=0,
+        low_reservoir_ul=2000,
+        record_path=None,
+        on_event=None,
+        verify_bolus=None,
+        stale_s=STALE_S,
+    ):
+        self.rx = rx
+        self.pump_id = pump_id
+        self.concentration = concentration_ug_per_ml
+        self.basal_ug_per_h = basal_ug_per_h
+        self.low_reservoir_ul = low_reservoir_ul
+        self.record_path = record_path
+        self.on_event = on_event
+        self.verify_bolus = verify_bolus  # fields -> pump reason code (0 accepts)
+        self.stale_s = stale_s
+        self.persisted = {}  # JSON-safe values plugins keep across restarts (e.g. auth counter)
+        self.now_ms = now_ms
+        self._t0_ms = now_ms
+        self._pump_ms0 = start_s * 1000
+        self._reservoir_ng = int(round(reservoir_ul * concentration_ug_per_ml))
+        self._latched = 0  # alarms raised by hand (motor_stall, battery_eri, ...)
+        self.boluses = {}  # request_id -> entry dict (the persistent record)
+        self._order = []  # request ids in the order they were first seen
+        self._active = None  # the bolus being delivered (dict), or None
+        self._basal_anchor = now_ms
+        self._basal_done_ng = 0
+        self._alarms_seen = 0
+        self._memory_record = None  # the record when there is no file (for restart())
+        loaded = self._read_record()
+        if loaded is not None:
+            self._apply_record(loaded)
+        self._alarms_seen = self.alarms
+        self._rebase_basal()
+        if loaded is not None:
+            self.save()
+
+    # ---- time ---------------------------------------------------------------------------------
+    @property
+    def pump_ms(self):
+        return self._pump_ms0 + self.now_ms - self._t0_ms
+
+    @property
+    def pump_time(self):
+        """Pump time in whole seconds (u32 on the wire)."""
+        return (self.pump_ms // 1000) & 0xFFFFFFFF
+
+    def advance(self, ms):
+        self.advance_to(self.now_ms + ms)
+
+    def advance_to(self, ms):
+        """Run the pump up to virtual time `ms` (never backwards): basal, bolus, alarms."""
+        stalled = 0
+        while self.now_ms < ms:
+            before = self.now_ms
+            target = ms
+            act = self._active
+            if act is not None and act["end_ms"] < target:
+                target = act["end_ms"]
+            self._account(target)
+            act = self._active
+            if act is not None and self.now_ms >= act["end_ms"]:
+                self._finish_bolus(m.BOLUS_COMPLETE, "complete")
+            self._check_alarms()
+            stalled = stalled + 1 if self.now_ms == before else 0
+            if stalled > 2:  # cannot happen (running dry raises a high alarm); never spin
+                self.now_ms = ms
+
+    def _basal_ng(self, t):
+        if self._alarms_seen & m.HIGH_PRIORITY_MASK:
+            return 0
+        return int(self.basal_ug_per_h * (t - self._basal_anchor) // 3600)  # µg/h * ms / 3600 = ng
+
+    def _bolus_ng(self, t):
+        act = self._active
+        if act is None:
+            return 0
+        elapsed = t - act["start_ms"]
+        if elapsed >= act["dur_ms"]:
+            return act["dose_ng"]
+        return act["dose_ng"] * max(elapsed, 0) // act["dur_ms"]
+
+    def _demand(self, t):
+        """Nanograms the motor wants to move between the last accounting point and t."""
+        d = self._basal_ng(t) - self._basal_done_ng
+        act = self._active
+        if act is not None:
+            d += self._bolus_ng(t) - act["done_ng"]
+        return d
+
+    def _account(self, t):
+        """Move drug from the reservoir up to time t; stops at the instant it runs dry."""
+        left = self._reservoir_ng
+        if self._demand(t) > left:
+            lo, hi = self.now_ms, t  # first ms at which demand reaches what is left
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._demand(mid) >= left:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            t = lo
+        basal = self._basal_ng(t) - self._basal_done_ng
+        bolus = 0
+        act = self._active
+        if act is not None:
+            bolus = self._bolus_ng(t) - act["done_ng"]
+        if basal + bolus > left:  # the last millisecond: the bolus gets what remains after basal
+            basal = min(basal, left)
+            bolus = left - basal
+        self._basal_done_ng += basal
+        self._reservoir_ng = left - basal - bolus
+        self.now_ms = t
+        if act is not None:
+            act["done_ng"] += bolus
+            self._set_delivered(act)
+
+    def _rebase_basal(self):
+        self._basal_anchor = self.now_ms
+        self._basal_done_ng = 0
+
+    # ---- reservoir and alarms ------------------------------------------------------------------
+    @property
+    def reservoir_ug(self):
+        return self._reservoir_ng // 1000
+
+    @property
+    def alarms(self):
+        mask = self._latched
+        if self._reservoir_ng <= 0:
+            mask |= m.ALARM_EMPTY_RESERVOIR
+        if self._reservoir_ng < self.low_reservoir_ul * self.concentration:
+            mask |= m.ALARM_LOW_RESERVOIR
+        return mask
+
+    def raise_alarm(self, alarm):
+        """Latch an alarm by name ('motor_stall') or bit; a high one stops a running bolus."""
+        self._latched |= _alarm_bit(alarm)
+        self._check_alarms()
+
+    def clear_alarm(self, alarm):
+        """Clear a latched alarm (a reservoir alarm stays while the reservoir is low/empty)."""
+        self._latched &= ~_alarm_bit(alarm)
+        self._check_alarms()
+
+    def refill(self, volume_ul, concentration_ug_per_ml=None):
+        """The clinic refills the reservoir (replacing its content)."""
+        if concentration_ug_per_ml is not None:
+            self.concentration = concentration_ug_per_ml
+        self._reservoir_ng = int(round(volume_ul * self.concentration))
+        self._emit({"event": "refill", "reservoir_ug": self.reservoir_ug})
+        self._check_alarms()
+        self.save()
+
+    def set_basal(self, ug_per_h):
+        self._rebase_basal()
+        self.basal_ug_per_h = ug_per_h
+
+    def _check_alarms(self):
+        new = self.alarms
+        old = self._alarms_seen
+        if new == old:
+            return
+        high_changed = bool(new & m.HIGH_PRIORITY_MASK) != bool(old & m.HIGH_PRIORITY_MASK)
+        self._alarms_seen = new
+        if high_changed:
+            self._rebase_basal()  # basal runs only without a high-priority alarm
+        self._emit(
+            {
+                "event": "alarm",
+                "alarms": new,
+                "raised": new & ~old,
+                "names": m.alarm_names(new),
+                "raised_names": m.alarm_names(new & ~old),
+            }
+        )
+        if new & m.HIGH_PRIORITY_MASK and self._active is not None:
+            self._finish_bolus(m.BOLUS_STOPPED, "alarm")
+        self.save()
+
+    # ---- boluses --------------------------------------------------------------------------------
+    def _started(self):
+        return [e for e in self.boluses.values() if e["status"] in _STARTED]
+
+    def starts(self):
+        """Start times (pump s) of every bolus that started (delivering, complete, stopped)."""
+        return sorted(e["start_s"] for e in self._started())
+
+    def _set_delivered(self, act):
+        entry = act["entry"]
+        entry["delivered_ug"] = act["done_ng"] // 1000
+        if act["dose_ng"]:
+            step = act["done_ng"] * 100 // act["dose_ng"] // PROGRESS_STEP_PCT
+            if step > act["step"] and act["done_ng"] < act["dose_ng"]:
+                act["step"] = step
+                self._emit(self._delivery("progress", entry))
+                self.save()
+
+    def _delivery(self, phase, entry, why=None):
+        ev = {
+            "event": "delivery",
+            "phase": phase,
+            "request_id": entry["request_id"],
+            "dose_ug": entry["dose_ug"],
+            "delivered_ug": entry["delivered_ug"],
+            "start_s": entry["start_s"],
+        }
+        if why:
+            ev["why"] = why
+        return ev
+
+    def _finish_bolus(self, status, why):
+        act = self._active
+        if act is None:
+            return
+        self._active = None
+        entry = act["entry"]
+        if status == m.BOLUS_COMPLETE:
+            entry["delivered_ug"] = entry["dose_ug"]
+        entry["status"] = status
+        entry["end_s"] = self.pump_time
+        if status == m.BOLUS_COMPLETE:
+            self._emit(self._delivery("complete", entry))
+        else:
+            self._emit(self._delivery("stopped", entry, why))
+        self.save()
+
+    def active_bolus(self):
+        """The entry of the bolus being delivered, or None."""
+        return None if self._active is None else self._active["entry"]
+
+    def bolus_request(self, fields):
+        """Apply a BOLUS_REQ (decoded fields) at most once; returns the BOLUS_ACK fields. A
+        request_id already in the record gets the very ack it got the first time. Order: the
+        record (duplicates), then `verify_bolus` (refusals not recorded), then check_bolus."""
+        rid = fields["request_id"]
+        old = self.boluses.get(rid)
+        if old is not None:
+            self._emit({"event": "duplicate", "request_id": rid, "ack": old["ack"]})
+            return dict(old["ack"])
+        now_s = self.pump_time
+        if self.verify_bolus is not None:
+            code = self.verify_bolus(fields)
+            if code:
+                # Not authentic: answered but not recorded, so a forged frame cannot use up
+                # (and so block) the request id of a genuine request to come.
+                self._emit(
+                    {
+                        "event": "refused",
+                        "request_id": rid,
+                        "reason": code,
+                        "reason_name": m.PUMP_REASONS.get(code, "?"),
+                        "recorded": False,
+                    }
+                )
+                return {"request_id": rid, "accepted": 0, "reason": code, "start_s": 0, "pump_time": now_s}
+        reason = self.check_bolus(fields, now_s)
+        entry = {
+            "request_id": rid,
+            "status": m.BOLUS_REFUSED,
+            "start_s": 0,
+            "dose_ug": fields["dose_ug"],
+            "duration_s": fields["duration_s"],
+            "delivered_ug": 0,
+            "captured_s": fields["captured_s"],
+            "reason": reason,
+        }
+        if reason == m.R_OK:
+            entry["status"] = m.BOLUS_DELIVERING
+            entry["start_s"] = now_s
+        entry["ack"] = {
+            "request_id": rid,
+            "accepted": 1 if reason == m.R_OK else 0,
+            "reason": reason,
+            "start_s": entry["start_s"],
+            "pump_time": now_s,
+        }
+        self.boluses[rid] = entry
+        self._order.append(rid)
+        if reason == m.R_OK:
+            self._active = {
+                "entry": entry,
+                "start_ms": self.now_ms,
+                "dur_ms": fields["duration_s"] * 1000,
+                "end_ms": self.now_ms + fields["duration_s"] * 1000,
+                "dose_ng": fields["dose_ug"] * 1000,
+                "done_ng": 0,
+                "step": 0,
+            }
+        try:
+            self.save()  # committed before the motor turns and before the ack leaves
+        except OSError:
+            del self.boluses[rid]
+            self._order.pop()
+            self._active = None
+            raise
+        if reason == m.R_OK:
+            self._emit(self._delivery("start", entry))
+        else:
+            self._emit(
+                {
+                    "event": "refused",
+                    "request_id": rid,
+                    "reason": reason,
+                    "reason_name": m.PUMP_REASONS.get(reason, "?"),
+                }
+            )
+        return dict(entry["ack"])
+
+    def close_request(self, rid):
+        """Settle an id the pump never received as 'not delivered', for good: a BOLUS_REQ with
+        it that turns up later is refused (stale) instead of applied."""
+        now_s = self.pump_time
+        entry = {
+            "request_id": rid,
+            "status": m.BOLUS_REFUSED,
+            "start_s": 0,
+            "dose_ug": 0,
+            "duration_s": 0,
+            "delivered_ug": 0,
+            "captured_s": 0,
+            "reason": m.R_STALE,
+            "closed": True,
+            "ack": {"request_id": rid, "accepted": 0, "reason": m.R_STALE, "start_s": 0, "pump_time": now_s},
+        }
+        self.boluses[rid] = entry
+        self._order.append(rid)
+        self.save()
+        self._emit({"event": "closed", "request_id": rid})
+
+    def check_bolus(self, fields, now_s=None):
+        """The pump's own limits, in order; returns a pump reason code (0 = deliver). The
+        authentication hook runs before this, in bolus_request."""
+        if now_s is None:
+            now_s = self.pump_time
+        rx = self.rx
+        if rx is None:
+            return m.R_NO_PRESCRIPTION
+        if fields["dose_ug"] != rx.dose_ug or fields["duration_s"] != rx.duration_s:
+            return m.R_DOSE_MISMATCH
+        starts = self.starts()
+        last = starts[-1] if starts else None
+        captured = fields["captured_s"]
+        if captured + self.stale_s < now_s or captured > now_s + self.stale_s:
+            return m.R_STALE
+        if last is not None and captured < last:
+            return m.R_STALE
+        if self.alarms & m.HIGH_PRIORITY_MASK:
+            return m.R_ALARM
+        if self._active is not None:
+            return m.R_BUSY
+        if self._reservoir_ng < rx.dose_ug * 1000:
+            return m.R_RESERVOIR
+        if last is not None and now_s < last + rx.lockout_s:
+            return m.R_LOCKOUT
+        if len([s for s in starts if s > now_s - DAY_S]) >= rx.max_per_24h:
+            return m.R_MAX_24H
+        if rx.cap_ug and rx.cap_window_s:
+            if self.window_amount_ug(now_s, rx.cap_window_s) + rx.dose_ug > rx.cap_ug:
+                return m.R_AMOUNT_CAP
+        return m.R_OK
+
+    def window_amount_ug(self, now_s, window_s):
+        """What counts against the amount cap for (now_s - window_s, now_s]: the full dose of
+        every bolus whose delivery overlaps the window (stopped ones too, fail safe), plus the
+        basal rate over the whole window, rounded up."""
+        total = -(-self.basal_ug_per_h * window_s // 3600)
+        for e in self._started():
+            if e["start_s"] + e["duration_s"] > now_s - window_s:
+                total += e["dose_ug"]
+        return total
+
+    # ---- the record ----------------------------------------------------------------------------
+    def history(self):
+        """(request_id, start_s, dose_ug, status) newest first: every bolus that started in the
+        last 86400 s + one lockout, or is still running."""
+        now_s = self.pump_time
+        lockout = self.rx.lockout_s if self.rx is not None else 0
+        keep = []
+        for e in self._started():
+            if e["start_s"] > now_s - DAY_S - lockout or e["status"] == m.BOLUS_DELIVERING:
+                keep.append(e)
+        keep.sort(key=lambda e: (e["start_s"], self._order.index(e["request_id"])), reverse=True)
+        return [(e["request_id"], e["start_s"], e["dose_ug"], e["status"]) for e in keep]
+
+    def last_request_id(self):
+        return max(self.boluses) if self.boluses else 0
+
+    def _snapshot(self):
+        return {
+            "format": RECORD_FORMAT,
+            "pump_id": self.pump_id,
+            "pump_ms": self.pump_ms,
+            "reservoir_ng": self._reservoir_ng,
+            "concentration_ug_per_ml": self.concentration,
+            "latched_alarms": self._latched,
+            "persisted": self.persisted,
+            "boluses": [self.boluses[rid] for rid in self._order],
+        }
+
+    def save(self):
+        """Write the record (temp file + fsync + rename: old or new content, never a mix)."""
+        snap = self._snapshot()
+        if self.record_path is None:
+            self._memory_record = json.loads(json.dumps(snap))
+            return
+        text = json.dumps(snap, separators=(",", ":"), sort_keys=True)
+        tmp = self.record_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.record_path)
+
+    def _read_record(self):
+        if self.record_path is None:
+            return self._memory_record
+        try:
+            with open(self.record_path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise RecordError("cannot read the record file %s: %s" % (self.record_path, e.strerror))
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise RecordError("the record file %s is not valid JSON" % self.record_path)
+        if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+            raise RecordError("the record file %s is not a pump record (format %d)" % (self.record_path, RECORD_FORMAT))
+        return data
+
+    def _apply_record(self, data):
+        """Restore the persistent state; a bolus that was delivering is now stopped."""
+        try:
+            pump_ms = int(data["pump_ms"])
+            boluses = data["boluses"]
+            entries = []
+            for e in boluses:
+                e = dict(e)
+                e["request_id"] = int(e["request_id"])
+                for key in ("status", "start_s", "dose_ug", "duration_s", "delivered_ug", "captured_s", "reason"):
+                    e[key] = int(e[key])
+                ack = e["ack"]
+                e["ack"] = {k: int(ack[k]) for k in ("request_id", "accepted", "reason", "start_s", "pump_time")}
+                entries.append(e)
+            reservoir_ng = int(data["reservoir_ng"])
+            latched = int(data.get("latched_alarms", 0))
+            persisted = data.get("persisted", {})
+        except (KeyError, TypeError, ValueError):
+            raise RecordError("the record file %s is damaged or incomplete" % self.record_path)
+        if pump_ms > self.pump_ms:  # the pump's clock never runs backwards across a restart
+            self._pump_ms0 = pump_ms
+            self._t0_ms = self.now_ms
+        self.pump_id = int(data.get("pump_id", self.pump_id))
+        self._reservoir_ng = reservoir_ng
+        self.concentration = data.get("concentration_ug_per_ml", self.concentration)
+        self._latched = latched
+        self.persisted = persisted
+        self.boluses = {}
+        self._order = []
+        for e in entries:
+            self.boluses[e["request_id"]] = e
+            self._order.append(e["request_id"])
+            if e["status"] == m.BOLUS_DELIVERING:
+                e["status"] = m.BOLUS_STOPPED
+                e["end_s"] = self.pump_time
+                self._emit(self._delivery("stopped", e, "restart"))
+
+    def shutdown(self):
+        """Stop cleanly: account delivery up to now and write the record."""
+        self.save()
+
+    def restart(self):
+        """Power-cycle the pump at the current virtual time: the record is written, volatile
+        state dropped and the record read back; a bolus in progress ends as stopped with what
+        it had delivered."""
+        self.save()
+        data = self._read_record()
+        self._active = None
+        self._emit({"event": "restart"})
+        self._apply_record(data)
+        self._check_alarms()
+        self._rebase_basal()
+        self.save()
+
+    # ---- requests -----------------------------------------------------------------------------
+    def handle(self, msg_type, fields):
+        """Answer one decoded request: returns (reply_type, reply_fields). Raises KeyError for a
+        type the pump does not serve (the port NAKs it as unknown)."""
+        now_s = self.pump_time
+        if msg_type == m.SYNC_REQ:
+            return m.SYNC, {
+                "pump_id": self.pump_id,
+                "pump_time": now_s,
+                "alarms": self.alarms,
+                "reservoir_ug": self.reservoir_ug,
+                "last_request_id": self.last_request_id(),
+                "history_count": min(len(self.history()), 255),
+            }
+        if msg_type == m.STATUS_REQ:
+            act = self.active_bolus()
+            return m.STATUS, {
+                "pump_time": now_s,
+                "alarms": self.alarms,
+                "reservoir_ug": self.reservoir_ug,
+                "bolus_id": act["request_id"] if act else 0,
+                "bolus_delivered_ug": act["delivered_ug"] if act else 0,
+                "bolus_dose_ug": act["dose_ug"] if act else 0,
+            }
+        if msg_type == m.BOLUS_REQ:
+            return m.BOLUS_ACK, self.bolus_request(fields)
+        if msg_type == m.RECORD_REQ:
+            e = self.boluses.get(fields["request_id"])
+            if e is None:
+                self.close_request(fields["request_id"])
+            if e is None or e.get("closed"):
+                return m.RECORD, {
+                    "request_id": fields["request_id"],
+                    "found": 0,
+                    "status": 0,
+                    "start_s": 0,
+                    "dose_ug": 0,
+                    "delivered_ug": 0,
+                    "pump_time": now_s,
+                }
+            return m.RECORD, {
+                "request_id": e["request_id"],
+                "found": 1,
+                "status": e["status"],
+                "start_s": e["start_s"],
+                "dose_ug": e["dose_ug"],
+                "delivered_ug": e["delivered_ug"],
+                "pump_time": now_s,
+            }
+        if msg_type == m.HISTORY_REQ:
+            hist = self.history()
+            off = fields["offset"]
+            return m.HISTORY, {
+                "total": min(len(hist), 255),
+                "offset": off,
+                "boluses": hist[off : off + m.HISTORY_MAX],
+            }
+        raise KeyError(msg_type)
+
+    def _emit(self, event):
+        if self.on_event is not None:
+            event["t_ms"] = self.now_ms
+            event["pump_time"] = self.pump_time
+            self.on_event(event)
