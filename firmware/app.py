@@ -21,7 +21,7 @@ from firmware import messages as m
 from firmware import policy
 from firmware import screens
 from firmware.sounder import DENIED, GIVEN, Sounder
-from hal.contract import AMBER, GREEN, OFF, RED
+from hal.contract import AMBER, GREEN, RED
 
 _RESULT_MS = const(8000)  # how long a result stays on screen
 _NO_TIME = const(-1)
@@ -31,7 +31,6 @@ HOLDING = "holding"
 REQUESTING = "requesting"
 RESULT = "result"
 
-_ALARM_ORDER = ((4, "motor_stall"), (2, "empty_reservoir"), (1, "low_reservoir"), (8, "battery_eri"))
 _UNKNOWN_NEXT = 0xFFFFFFFF
 _REASON_BY_PUMP = {1: "lockout", 2: "max_24h", 3: "alarm", 4: "reservoir", 5: "amount_cap", 8: "busy", 11: "stale"}
 
@@ -50,12 +49,14 @@ class App:
         self.sounder = Sounder(clock)
         self.phase = IDLE
         self.result = []  # lines shown in the RESULT phase
+        self._shown = None
         self._result_at = 0
         self._requested = {}  # request_id -> pump time it was captured (counts until answered)
         self._delivered = {}  # request_id -> pump start time, from our own log
         self._doses = {}  # request_id -> dose_ug
         self._in_flight = None
         self.next_request_id = 1
+        self.last_decision = None
         self.requests = {"granted": 0, "denied": 0}
         self._recover()
 
@@ -249,9 +250,9 @@ class App:
     # ---- what the patient sees and hears ---------------------------------------------------
     def alarm_names(self):
         names = []
-        for bit, name in _ALARM_ORDER:
+        for bit in m.ALARM_ORDER:
             if self.link.alarms & bit:
-                names.append(name)
+                names.append(m.ALARM_NAMES[bit])
         return names
 
     def screen(self, now):
@@ -288,7 +289,9 @@ class App:
 
     def _render(self, now):
         lines, colour, blink = self.screen(now)
-        self.display.show(lines)
+        if lines != self._shown:  # redraw only on change: an I2C display is slow
+            self._shown = lines
+            self.display.show(lines)
         self.indicator.set(colour, blink)
         high = bool(self.link.alarms & m.HIGH_PRIORITY_MASK)
         medium = bool(self.link.alarms & ~m.HIGH_PRIORITY_MASK & 0xFF)
