@@ -70,6 +70,8 @@ def boot(board):
     opened = log.open()
     if opened.get("torn_bytes"):
         log.append(eventlog.FAULT, -1, eventlog.FAULT_TORN_LOG, opened["torn_bytes"])
+    if opened.get("bad_bytes"):
+        log.append(eventlog.FAULT, -1, eventlog.FAULT_STORAGE, opened["bad_bytes"])
     from firmware import rxstore
 
     key = storage.read(_KEY_FILE)

@@ -1,0 +1,1 @@
+"""Board package; the data is in board.py."""
