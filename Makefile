@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim demo test bench clean
+.PHONY: venv sim scenario test bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,10 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 sim: $(STAMP)
-	$(PY) -m tools.demo
+	$(PY) -m tools.simulator
 
-demo: $(STAMP)
-	$(PY) -m tools.demo
+scenario: $(STAMP)
+	$(PY) -m tools.scenario tests/scenarios/max_24h_rolling.scn --stats
 
 test: $(STAMP)
 	$(PY) -m pytest

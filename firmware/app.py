@@ -285,7 +285,10 @@ class App:
             return ["Dose available", "Hold button 1 s", "", alarm], GREEN, False
         if d.next_s is not None:
             return ["Next dose in", screens.clock_text(d.next_s - now_s), "", alarm], AMBER, False
-        return screens.denied(d.reason, now_s, None) + [alarm], AMBER, False
+        progress = None
+        if d.reason == policy.BUSY and self.link.bolus_dose_ug:
+            progress = self.link.bolus_delivered_ug / self.link.bolus_dose_ug
+        return screens.unavailable(d.reason, progress) + [alarm], AMBER, False
 
     def _render(self, now):
         lines, colour, blink = self.screen(now)

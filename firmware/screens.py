@@ -54,6 +54,22 @@ def denied(reason, now_s, next_s, used=None, allowed=None):
     return [a, b, next_line(now_s, next_s)]
 
 
+_IDLE = {
+    "reservoir": ("Pump reservoir", "too low: no dose"),
+    "busy": ("Dose running", ""),
+    "no_prescription": ("No valid", "prescription"),
+}
+
+
+def unavailable(reason, progress=None):
+    """The idle screen when no dose is possible and no time for the next one is known: says
+    why, without the "Not given" of an answer to a press (nothing was pressed)."""
+    a, b = _IDLE.get(reason, ("No dose now:", reason))
+    if progress is not None:
+        b = "#" * int(progress * WIDTH)
+    return [a, fit(b), ""]
+
+
 def alarm_line(names):
     """The highest-priority alarm first (callers pass names ordered by priority)."""
     if not names:

@@ -44,7 +44,7 @@ def test_mouse_hold_delivers_a_dose_on_both_panels():
             await pilot.pause(0.3)
             assert app.world.level and app.effective_speed() == 1  # a hold is felt in real time
             assert "Keep holding" in _text(app, "#lcd") or app.world.counts["granted"]
-            await pilot.pause(1.2)
+            await pilot.pause(1.5)
             await pilot.mouse_up("#bolus")
             assert await _until(pilot, lambda: app.world.counts["delivered"] == 1)
             assert not app.world.level

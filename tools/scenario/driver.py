@@ -74,6 +74,8 @@ def command(interpreter, heap=DEFAULT_HEAP):
 def _send(proc, line):
     """One step input: its length (4 hex digits), a space, the line (see hal/lockstep.py)."""
     data = line + "\n"
+    if len(data) > 0xFFFF:
+        raise ValueError("a step input longer than 65535 bytes")
     if proc.stdin is None:
         raise OSError("no input pipe")
     proc.stdin.write("%04x %s" % (len(data), data))

@@ -26,12 +26,13 @@ import termios
 import time
 import tty
 
+UP = b"\x1b[vboard:up]"  # written by START_CODE first: MicroPython now turns Ctrl-C into KeyboardInterrupt
 MARKER = b"\x1b[vboard:ready]"  # written by START_CODE once boot.py/main.py are done
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 HARD_RESET_CODE = 75  # exit status of the shimmed machine.reset()
 HOLD_AFTER_INTERRUPT_S = 2.0  # longest wait for a prompt after a Ctrl-C
-RESTART_BURST = 10  # restarts within RESTART_WINDOW_S before slowing down
+RESTART_BURST = 10  # unrequested restarts within RESTART_WINDOW_S before slowing down
 RESTART_WINDOW_S = 5.0
 
 # Runs inside the interpreter (python -c) before the REPL: sandbox the file system, shim
@@ -56,6 +57,7 @@ class _VBoardMachine:
     def reset_cause(self):
         return 1
 sys.modules['machine'] = _VBoardMachine()
+sys.stdout.write(%(up)r)
 def _vb_run(name):
     try:
         with open(name) as f:
@@ -70,11 +72,11 @@ def _vb_run(name):
     except BaseException as e:
         sys.print_exception(e)
         return False
-if _vb_run('boot.py') and os.getenv('VBOARD_MODE') != 'raw':
+if _vb_run('boot.py') and os.getenv('VBOARD_MODE') not in ('raw', 'interrupted'):
     _vb_run('main.py')
 sys.stdout.write(%(marker)r)
 del _vb_root, _vb_run, _VBoardMachine
-""" % {"hard": HARD_RESET_CODE, "marker": MARKER.decode()}
+""" % {"hard": HARD_RESET_CODE, "marker": MARKER.decode(), "up": UP.decode()}
 
 
 def _nonblocking(fd):
@@ -118,7 +120,8 @@ class VBoard:
         self._to_repl = bytearray()
         self._held = bytearray()  # input held back until a prompt
         self._hold_until = None
-        self._phase = "boot"  # boot -> live, or boot -> raw-enter -> raw-wait -> live (raw restart)
+        # starting -> boot -> live, or starting -> boot -> raw-enter -> raw-wait -> live (raw restart)
+        self._phase = "starting"
         self._mode = "friendly"  # how the current interpreter was started
         self._buf = b""  # output kept while looking for a marker
         self._tail = b""  # the last output bytes, to see prompts
@@ -126,6 +129,7 @@ class VBoard:
         self.at_prompt = False
         self._last_cr = False
         self._restart_times = []
+        self._last_input = -1e9  # when the REPL last sent something (a reset it asked for)
 
     # ---- set-up -------------------------------------------------------------------------
     def open(self):
@@ -179,7 +183,7 @@ class VBoard:
         _nonblocking(master)
         self._inner = master
         self._mode = mode
-        self._phase = "boot"
+        self._phase = "starting"
         self._buf = b""
         self._tail = b""
         self.at_prompt = False
@@ -228,6 +232,15 @@ class VBoard:
             self._emit(data)
             return
         self._buf += data
+        if self._phase == "starting":
+            # Until MicroPython runs our code, a Ctrl-C would kill the process (the CPython
+            # wrapper of the pip build): input stays held, see _blocked().
+            i = self._buf.find(UP)
+            if i < 0:
+                return
+            self._emit(self._buf[:i])
+            self._buf = self._buf[i + len(UP) :]
+            self._phase = "boot"
         if self._phase == "boot":
             i = self._buf.find(MARKER)
             if i < 0:
@@ -276,12 +289,13 @@ class VBoard:
             self._to_inner.clear()
 
     def _blocked(self):
-        if self.proc is None or self._phase in ("raw-enter", "raw-wait"):
+        if self.proc is None or self._phase in ("starting", "raw-enter", "raw-wait"):
             return True
         return self._phase == "boot" and self._mode == "raw"
 
     def _on_input(self, data):
         self._trace("repl", data)
+        self._last_input = time.monotonic()
         if self._held or self._hold_until is not None or self._blocked():
             self._held.extend(data)
             return
@@ -335,6 +349,11 @@ class VBoard:
         if code == HARD_RESET_CODE:
             self.raw = False
             mode = "friendly"
+        elif code == -signal.SIGINT:
+            # Ctrl-C reached the interpreter where it could not raise KeyboardInterrupt: do
+            # what a board does on Ctrl-C, stop main.py and give the REPL.
+            self._say("interpreter ended by Ctrl-C; back to the REPL without main.py")
+            mode = "raw" if self.raw else "interrupted"
         else:
             if code < 0:
                 self._say("interpreter ended by signal %d; rebooting" % -code)
@@ -342,11 +361,14 @@ class VBoard:
             self._emit(SOFT_REBOOT)
             mode = "raw" if self.raw else "friendly"
         now = time.monotonic()
-        self._restart_times = [t for t in self._restart_times if now - t < RESTART_WINDOW_S] + [now]
-        if len(self._restart_times) > RESTART_BURST:
-            time.sleep(0.5)  # a boot loop: do not spin the CPU
+        if now - self._last_input > 2.0:  # nobody asked for it: count it as a possible boot loop
+            self._restart_times = [t for t in self._restart_times if now - t < RESTART_WINDOW_S] + [now]
+            if len(self._restart_times) > RESTART_BURST:
+                time.sleep(0.5)  # main.py exits at once, again and again: do not spin the CPU
         self.restarts += 1
-        self._hold_until = None
+        # Input that came during the restart waits for the new REPL's prompt (the REPL
+        # flushes its input when it starts), unless it carries a Ctrl-C for a new main.py.
+        self._hold_until = time.monotonic() + HOLD_AFTER_INTERRUPT_S if self._held else None
         self._trace("exit", "code %d -> %s" % (code, mode))
         self._start(mode)
 
