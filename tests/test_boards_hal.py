@@ -299,7 +299,7 @@ a = c.ticks_ms()
 c.sleep_ms(500)
 b = c.ticks_ms()
 d = c.ticks_diff(b, a)
-assert 480 <= d <= 700, d
+assert 480 <= d <= 5000, d  # 500 clock ms = 10 real ms; the host may oversleep
 assert b < a  # wrapped past 2**30
 assert c.ticks_add(ticks.PERIOD - 1, 1) == 0
 n = HostClock()

@@ -30,6 +30,7 @@ def _text(app, selector):
 
 async def _synced(app, pilot):
     assert await _until(pilot, lambda: app.world._synced), "the handheld never synced"
+    await pilot.pause(0.2)  # let the layout settle on a loaded machine
 
 
 def test_mouse_hold_delivers_a_dose_on_both_panels():
