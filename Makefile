@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv sim scenario test bench clean
+.PHONY: venv sim scenario test typecheck bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ scenario: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+typecheck: $(STAMP)
+	$(PY) -m tools.typecheck
 
 bench: $(STAMP)
 	$(PY) -m tools.bench

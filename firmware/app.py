@@ -161,7 +161,7 @@ class App:
         d = self.decide(now)
         if not d.granted:
             self.requests["denied"] += 1
-            code = policy.REASON_CODES.get(d.reason, 0)
+            code = policy.REASON_CODES.get(d.reason or "", 0)
             self.log.append(ev.DENIED, t, code, _UNKNOWN_NEXT if d.next_s is None else d.next_s)
             self.sounder.chirp(DENIED)
             used = None

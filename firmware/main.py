@@ -3,7 +3,7 @@
 `run("rpi_pico")` imports `boards/rpi_pico/board.py`, constructs the HAL objects it names, opens
 the event log and the prescription from the board's storage, and runs the superloop: poll the
 app, feed the watchdog only after a poll completed, sleep. `boot(board)` does everything but
-the loop and returns the App (tests and the lockstep board use it).
+the loop and returns `(app, hal)`, hal being the dict of HAL objects by role.
 """
 
 try:
@@ -90,15 +90,14 @@ def boot(board):
         rx,
         hold_ms=getattr(board, "HOLD_MS", 1000),
     )
-    app.hal = hal
-    return app
+    return app, hal
 
 
 def run(board_name):
     board = load_board(board_name)
-    app = boot(board)
-    clock = app.hal["clock"]
-    watchdog = app.hal.get("watchdog")
+    app, hal = boot(board)
+    clock = hal["clock"]
+    watchdog = hal.get("watchdog")
     while True:
         app.poll()
         if watchdog is not None:
