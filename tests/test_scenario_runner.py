@@ -135,3 +135,20 @@ def test_micropython_and_cpython_agree():
     _, a = _run("reboot_lockout", "cpython")
     _, b = _run("reboot_lockout", "micropython")
     assert a == b
+
+
+def test_log_out_feeds_the_clinic_report(tmp_path):
+    """A simulated day's handheld log, saved by the runner, is what the clinician tool reads."""
+    from tools.clinician import logfile
+
+    log = tmp_path / "day.log"
+    scenario = parse(open(os.path.join(HERE, "scenarios", "basic_lockout.scn")).read())
+    summary = run(scenario, seed=1, log_out=str(log))
+    r = subprocess.run(
+        [sys.executable, "-m", "tools.clinician", "report", str(log), "--out", str(tmp_path / "report")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "given %d" % summary["granted"] in r.stdout
+    assert (tmp_path / "report" / "index.html").exists()
+    assert logfile.read(str(log))

@@ -36,6 +36,7 @@ def main(argv=None):
     ap.add_argument("--unpaired", action="store_true", help="no link key: a plain rx.txt and unauthenticated requests (default: paired, signed rx.bin)")
     ap.add_argument("--trace", action="store_true", help="also report frames, link faults, screen changes and every log record")
     ap.add_argument("--check", metavar="EXPECT", default=None, help="compare with an expected-outcome file (.expect.json); exit 1 on a mismatch")
+    ap.add_argument("--log-out", metavar="FILE", default=None, help="save the handheld's event log here (for python -m tools.clinician report)")
     ap.add_argument("--stats", action="store_true", help="print speed figures (sim-days per wall second, steps per second) on stderr")
     args = ap.parse_args(argv)
 
@@ -75,7 +76,7 @@ def main(argv=None):
     stats = {}
     try:
         try:
-            run(scenario, seed=args.seed, interpreter=args.interpreter, emit=emit, trace=args.trace, heap=args.heap, stats=stats, paired=not args.unpaired)
+            run(scenario, seed=args.seed, interpreter=args.interpreter, emit=emit, trace=args.trace, heap=args.heap, stats=stats, paired=not args.unpaired, log_out=args.log_out)
         finally:
             if out is not sys.stdout:
                 out.close()

@@ -5,6 +5,7 @@ something happens), and returns the summary event (also emitted last). `run_file
 parses first; both raise ScenarioError for a bad file and FirmwareCrashed if the firmware dies.
 """
 
+import os
 import time
 
 from tools.scenario.parse import parse
@@ -39,10 +40,12 @@ def apply(world, event):
         raise ValueError("unknown scenario command %r" % cmd)
 
 
-def run(scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=None, stats=None, paired=True):
+def run(scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=None, stats=None, paired=True, log_out=None):
     """Run to the scenario's end; returns the summary. `stats` (a dict) receives wall_s,
     steps, sim_days_per_wall_s, steps_per_s. `paired=False` provisions the handheld with a
-    plain rx.txt and no link key (the development path) instead of key.bin + signed rx.bin."""
+    plain rx.txt and no link key (the development path) instead of key.bin + signed rx.bin.
+    `log_out` (a path) receives the handheld's event log as `tools.clinician pull-log` writes
+    it, so `tools.clinician report` can be run on a simulated week."""
     world = World(
         scenario.rx, scenario.pump, seed=seed, interpreter=interpreter, emit=emit, trace=trace, heap=heap, paired=paired
     )
@@ -56,6 +59,8 @@ def run(scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=No
             world.step_at(event.t_ms)
         world.advance_to(scenario.end_ms)
         summary = world.finish()
+        if log_out is not None:
+            _save_log(world.hh.folder, log_out)
     finally:
         world.close()
     wall = time.perf_counter() - t0
@@ -68,6 +73,20 @@ def run(scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=No
         stats["sim_days_per_wall_s"] = scenario.end_ms / 86400000.0 / wall if wall > 0 else 0.0
         stats["steps_per_s"] = world.steps / wall if wall > 0 else 0.0
     return summary
+
+
+def _save_log(folder, path):
+    from tools.clinician import logfile
+
+    segments = []
+    for name in ("events.0", "events.1"):
+        try:
+            with open(os.path.join(folder, name), "rb") as f:
+                segments.append((name, f.read()))
+        except OSError:
+            segments.append((name, None))
+    with open(path, "wb") as f:
+        f.write(logfile.pack(segments))
 
 
 def run_file(path, **kw):
