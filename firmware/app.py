@@ -25,6 +25,7 @@ from hal.contract import AMBER, GREEN, RED
 
 _RESULT_MS = const(8000)  # how long a result stays on screen
 _NO_TIME = const(-1)
+_KEEP_S = const(172800)  # bolus starts older than two days can matter for no limit: forgotten
 
 IDLE = "idle"
 HOLDING = "holding"
@@ -84,6 +85,12 @@ class App:
                     self._delivered[r.a] = r.c
             elif r.kind == ev.UNCERTAIN:
                 granted.setdefault(r.a, r.t_s)
+                self._doses.setdefault(r.a, r.b)
+                if r.a >= self.next_request_id:
+                    self.next_request_id = r.a + 1
+            elif r.kind == ev.CHECKPOINT:
+                if r.a > self.next_request_id:
+                    self.next_request_id = r.a
             elif r.kind == ev.BOOT:
                 boots = r.a
         for rid in granted:
@@ -91,7 +98,15 @@ class App:
                 self._requested[rid] = granted[rid]
                 self.link.add_uncertain(rid, self._doses.get(rid, 0))
                 self.log.append(ev.UNCERTAIN, _NO_TIME, rid, self._doses.get(rid, 0))
+        self.log.on_rotate = self._checkpoint
         self.log.append(ev.BOOT, _NO_TIME, boots + 1)
+
+    def _checkpoint(self):
+        """The log just erased its older segment: write again what a reboot must not lose,
+        the next request id and every request still open (in flight or uncertain)."""
+        self.log.append(ev.CHECKPOINT, _NO_TIME, self.next_request_id, len(self._requested))
+        for rid in self._requested:
+            self.log.append(ev.UNCERTAIN, self._requested[rid], rid, self._doses.get(rid, 0))
 
     # ---- the loop --------------------------------------------------------------------------
     def poll(self):
@@ -143,11 +158,13 @@ class App:
             start_s, _dose, status = self.link.history[rid]
             if status != m.BOLUS_REFUSED:
                 seen[rid] = start_s
+        # Where two sources disagree on a start (a pump clock that was set), the later one
+        # counts: it gives the longer lockout.
         for rid in self._delivered:
-            if rid not in seen:
+            if seen.get(rid, -1) < self._delivered[rid]:
                 seen[rid] = self._delivered[rid]
         for rid in self._requested:
-            if rid not in seen and self._requested[rid] != _NO_TIME:
+            if self._requested[rid] != _NO_TIME and seen.get(rid, -1) < self._requested[rid]:
                 seen[rid] = self._requested[rid]
         return list(seen.values())
 
@@ -201,17 +218,23 @@ class App:
             rid, start_s = e[1], e[2]
             self._close(rid)
             self._delivered[rid] = start_s
-            self.log.append(ev.DELIVERED, start_s, rid, self._doses.get(rid, 0), start_s)
+            self.log.append(ev.DELIVERED, start_s, rid, self._doses.pop(rid, 0), start_s)
             self.sounder.chirp(GIVEN)
             nxt = policy.next_available(start_s, self.starts(), self.rx) if self.rx is not None else None
             self._show_result(now, ["Dose given", "", screens.next_line(self.link.now_s(now), nxt)])
+            self._prune(start_s)
         elif kind == lk.REFUSED:
             rid, code = e[1], e[2]
             self._close(rid)
+            self._doses.pop(rid, None)
             self.log.append(ev.PUMP_REFUSED, t, rid, code)
             self.sounder.chirp(DENIED)
             reason = _REASON_BY_PUMP.get(code, "pump_refused")
-            self._show_result(now, screens.denied(reason, None, None))
+            now_s = self.link.now_s(now)
+            nxt = None
+            if reason in (policy.LOCKOUT, policy.MAX_24H) and self.rx is not None and now_s is not None:
+                nxt = policy.next_available(now_s, self.starts(), self.rx)
+            self._show_result(now, screens.denied(reason, now_s, nxt))
         elif kind == lk.UNCERTAIN:
             rid = e[1]
             self.link.uncertain[rid] = self._doses.get(rid, 0)
@@ -220,20 +243,56 @@ class App:
             self.log.append(ev.UNCERTAIN, t, rid, self._doses.get(rid, 0))
             self._show_result(now, ["No reply: dose", "counted as given", "checking pump"])
         elif kind == lk.SETTLED:
-            rid, delivered, start_s = e[1], e[2], e[3]
+            rid, delivered, start_s, amount, partial = e[1], e[2], e[3], e[4], e[5]
             self._close(rid)
+            dose = self._doses.pop(rid, 0)
             if delivered:
                 self._delivered[rid] = start_s
             self.log.append(ev.SETTLED, t, rid, 1 if delivered else 0, start_s)
-            self._show_result(now, ["Last dose was", "given" if delivered else "NOT given", ""])
+            if partial:
+                lines = ["Last dose was", "stopped part-way", screens.fit("%d of %d ug" % (amount, dose))]
+            else:
+                lines = ["Last dose was", "given" if delivered else "NOT given", ""]
+            self._show_result(now, lines)
+            if delivered:
+                self._prune(start_s)
+        elif kind == lk.CLOCK_JUMP:
+            self._on_clock_jump(t, e[1])
+        elif kind == lk.PUMP_CHANGED:
+            self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CHANGED, e[1] or 0, e[2] or 0)
         elif kind == lk.SYNCED:
             if self.link.last_request_id >= self.next_request_id:
                 self.next_request_id = self.link.last_request_id + 1
             self.log.append(ev.SYNCED, t, e[1] or 0, e[2])
         elif kind == lk.ALARM:
             self.log.append(ev.ALARM, t, e[1], e[2])
+            if e[2] & ~m.HIGH_PRIORITY_MASK & 0xFF:
+                self.sounder.medium_raised(now)
         elif kind == lk.LINK and not e[1]:
             self.log.append(ev.FAULT, t, ev.FAULT_LINK)
+
+    def _on_clock_jump(self, t, delta):
+        """The pump's clock moved against our estimate (set by hand, or another pump): the
+        handheld's own ticks measured the real time since each bolus, so the starts we hold
+        move with the clock, and the lockout still rests on real elapsed time."""
+        self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CLOCK, min(abs(delta), 0xFFFFFFFF), 1 if delta < 0 else 0)
+        for rid in self._delivered:
+            self._delivered[rid] = max(0, self._delivered[rid] + delta)
+        for rid in self._requested:
+            if self._requested[rid] != _NO_TIME:
+                self._requested[rid] = max(0, self._requested[rid] + delta)
+
+    def _prune(self, now_s):
+        """Forget boluses too old to matter for any limit (memory stays bounded for months)."""
+        keep_after = now_s - _KEEP_S
+        self.link.prune(keep_after)
+        newest = None
+        for rid in self._delivered:
+            if newest is None or self._delivered[rid] > self._delivered[newest]:
+                newest = rid
+        for rid in list(self._delivered):
+            if rid != newest and self._delivered[rid] <= keep_after:
+                del self._delivered[rid]
 
     def _close(self, rid):
         self._requested.pop(rid, None)

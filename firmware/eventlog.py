@@ -17,17 +17,17 @@ except ImportError:
         return x
 
 
-# Record: magic u8, kind u8, seq u32, t_s i32 (pump time, -1 unknown), a, b, c u32, then
-# CRC-32/ISO-HDLC (binascii.crc32) of those 22 bytes as u32; all little-endian.
-_BODY = "<BBIiIII"
+# Record: magic u8, kind u8, seq u32, t_s u32 (pump time; 0xFFFFFFFF = unknown, which the API
+# shows as NO_TIME = -1), a, b, c u32, then CRC-32/ISO-HDLC (binascii.crc32) of those 22 bytes
+# as u32; all little-endian. Pump time is u32 on the link too, so every pump time fits.
+_BODY = "<BBIIIII"
 _CRC = "<I"
 _BODY_SIZE = const(22)
 RECORD_SIZE = const(26)
 MAGIC = const(0xE5)
 NO_TIME = const(-1)
 _U32_MAX = const(0xFFFFFFFF)
-_I32_MIN = const(-0x80000000)
-_I32_MAX = const(0x7FFFFFFF)
+_T_UNKNOWN = const(0xFFFFFFFF)
 
 BOOT = const(1)  # a=boot number, b=torn bytes dropped at open
 PRESS = const(2)  # gesture completed
@@ -41,6 +41,7 @@ FAULT = const(9)  # a=fault code, b=detail
 RX_CHANGE = const(10)  # a=version, b=1 accepted / 0 refused, c=refusal code
 PUMP_REFUSED = const(11)  # a=request_id, b=pump reason code
 SYNCED = const(12)  # a=pump_id, b=boluses in history
+CHECKPOINT = const(13)  # a=next request id, b=open requests re-logged after it (written on rotation)
 
 KIND_NAMES = {
     BOOT: "boot",
@@ -55,6 +56,7 @@ KIND_NAMES = {
     RX_CHANGE: "rx_change",
     PUMP_REFUSED: "pump_refused",
     SYNCED: "synced",
+    CHECKPOINT: "checkpoint",
 }
 
 FAULT_TORN_LOG = const(1)
@@ -62,6 +64,8 @@ FAULT_BUTTON_STUCK = const(2)
 FAULT_WATCHDOG = const(3)
 FAULT_STORAGE = const(4)
 FAULT_LINK = const(5)
+FAULT_PUMP_CLOCK = const(6)  # b=|jump| in s, c=1 if backwards
+FAULT_PUMP_CHANGED = const(7)  # a=old pump id, b=new pump id
 
 FAULT_NAMES = {
     FAULT_TORN_LOG: "torn_log_tail",
@@ -69,6 +73,8 @@ FAULT_NAMES = {
     FAULT_WATCHDOG: "watchdog_reset",
     FAULT_STORAGE: "storage_error",
     FAULT_LINK: "link_error",
+    FAULT_PUMP_CLOCK: "pump_clock_jump",
+    FAULT_PUMP_CHANGED: "pump_changed",
 }
 
 
@@ -114,7 +120,7 @@ def _seq_at(mv, off):
 
 def _record_at(mv, off):
     f = struct.unpack_from(_BODY, mv, off)
-    return Record(f[2], f[1], f[3], f[4], f[5], f[6])
+    return Record(f[2], f[1], NO_TIME if f[3] == _T_UNKNOWN else f[3], f[4], f[5], f[6])
 
 
 def _scan(mv):
@@ -177,6 +183,7 @@ class EventLog:
         self.segment_bytes = segment_bytes
         self.capacity = segment_bytes // RECORD_SIZE  # records per segment
         self._buf = bytearray(RECORD_SIZE)  # reused for every append
+        self.on_rotate = None  # called after a rotation erased the older segment
         self._opened = False
         self._active = 0  # index into names
         self._active_size = 0
@@ -228,8 +235,10 @@ class EventLog:
         propagates; the next append re-opens the log first so it stays aligned."""
         if not 0 < kind <= 0xFF:
             raise ValueError("event kind must be 1..255")
-        if not _I32_MIN <= t_s <= _I32_MAX:
-            raise ValueError("event t_s must fit in 32 signed bits")
+        if t_s == NO_TIME:
+            t_s = _T_UNKNOWN
+        elif not 0 <= t_s < _T_UNKNOWN:
+            raise ValueError("event t_s must be a pump time 0..0xFFFFFFFE or NO_TIME")
         if not (0 <= a <= _U32_MAX and 0 <= b <= _U32_MAX and 0 <= c <= _U32_MAX):
             raise ValueError("event a, b and c must be 0..0xFFFFFFFF")
         if not self._opened:
@@ -239,9 +248,11 @@ class EventLog:
         struct.pack_into(_BODY, buf, 0, MAGIC, kind, seq, t_s, a, b, c)
         struct.pack_into(_CRC, buf, _BODY_SIZE, crc32(memoryview(buf)[:_BODY_SIZE]) & _U32_MAX)
         done = False
+        rotated = False
         try:
             if self._active_size + RECORD_SIZE > self.segment_bytes:
                 self._rotate()
+                rotated = True
             self.storage.append(self.names[self._active], buf)
             done = True
         finally:
@@ -250,6 +261,8 @@ class EventLog:
         self._active_size += RECORD_SIZE
         self._next_seq = (seq + 1) & _U32_MAX
         self._seg_count[self._active] += 1
+        if rotated and self.on_rotate is not None:
+            self.on_rotate()  # the owner re-logs what must outlive the segment just erased
         return seq
 
     def _rotate(self):

@@ -25,15 +25,18 @@ _SETTLE_EVERY_MS = const(2000)  # ask for the record of an uncertain request thi
 _LINK_FRESH_MS = const(12000)  # a link silent for longer than this is reported down
 _SYNC_MAX_AGE_MS = const(21600000)  # 6 h without a pump-time update: time is unknown again
 _READ_CHUNK = const(64)
+_CLOCK_SLACK_S = const(5)  # a pump time further than this from our estimate is a clock jump
 
 # Event kinds returned by poll()
 SYNCED = "synced"  # ('synced', pump_id, history_count)
 ACCEPTED = "accepted"  # ('accepted', request_id, start_s)
 REFUSED = "refused"  # ('refused', request_id, pump_reason_code)
 UNCERTAIN = "uncertain"  # ('uncertain', request_id)
-SETTLED = "settled"  # ('settled', request_id, delivered_bool, start_s)
+SETTLED = "settled"  # ('settled', request_id, delivered_bool, start_s, delivered_ug, stopped_part_way)
 ALARM = "alarm"  # ('alarm', mask, newly_raised_mask)
 LINK = "link"  # ('link', up_bool)
+CLOCK_JUMP = "clock_jump"  # ('clock_jump', delta_s): pump time moved against our estimate
+PUMP_CHANGED = "pump_changed"  # ('pump_changed', old_id, new_id)
 
 _ZERO_TAG = bytes(16)
 
@@ -109,8 +112,10 @@ class LinkClient:
     def add_uncertain(self, request_id, dose_ug):
         """A request whose outcome is unknown (e.g. found unsettled in the log at boot)."""
         self.uncertain[request_id] = dose_ug
+        self._last_settle = None  # ask the pump's record at the first chance
 
     def reset_sync(self):
+        """Forget pump time and history: SYNC and HISTORY are read again before any grant."""
         self.synced = False
         self._time_ok = False
         self._hist_wanted = False
@@ -165,7 +170,12 @@ class LinkClient:
             self._send(now, m.STATUS_REQ, {}, m.STATUS, None)
 
     def _due(self, now, last, every):
-        return last is None or self.clock.ticks_diff(now, last) >= every
+        """True when `every` ms have passed since `last`. A negative difference means `last`
+        is over half a tick period old (about 6.2 days on a board): long due, not "not yet"."""
+        if last is None:
+            return True
+        age = self.clock.ticks_diff(now, last)
+        return age < 0 or age >= every
 
     def _send(self, now, msg_type, fields, reply_type, arg):
         self._seq = (self._seq + 1) & 0xFF
@@ -182,7 +192,7 @@ class LinkClient:
         self._set_up(False, events)
         if p[5] == m.BOLUS_REQ:
             rid = p[6]
-            self.uncertain[rid] = 0
+            self.add_uncertain(rid, 0)
             events.append((UNCERTAIN, rid))
 
     def _set_up(self, up, events):
@@ -190,10 +200,21 @@ class LinkClient:
             self.up = up
             events.append((LINK, up))
 
-    def _learn_time(self, now, pump_time):
+    def _learn_time(self, now, pump_time, events):
+        """Take the pump's time. If it disagrees with our own running estimate by more than a
+        few seconds (the pump's clock was set, or another pump answers), say so and read time
+        and history again: until then nothing is granted (`not_synced`)."""
+        est = None
+        if self._time_ok:  # judged even past _SYNC_MAX_AGE_MS: ticks measure up to 6.2 days
+            age = self.clock.ticks_diff(now, self._sync_ticks)
+            if age >= 0:
+                est = self._sync_s + age // 1000
         self._sync_s = pump_time
         self._sync_ticks = now
         self._time_ok = True
+        if est is not None and not -_CLOCK_SLACK_S <= pump_time - est <= _CLOCK_SLACK_S:
+            events.append((CLOCK_JUMP, pump_time - est))
+            self.reset_sync()
 
     def _on_frame(self, now, fr, events):
         if fr.msg_type == m.ALARM:
@@ -214,17 +235,19 @@ class LinkClient:
             f = m.decode(fr.msg_type, fr.payload)
         except m.MessageError:
             return
+        if p[6] is not None and f.get("request_id") != p[6]:
+            return  # not the answer to this request (a stale reply, a confused pump): keep waiting
         self._pending = None
         self._last_ok = now
         self._wait_until = None
         self._set_up(True, events)
         t = fr.msg_type
         if "pump_time" in f:
-            self._learn_time(now, f["pump_time"])
+            self._learn_time(now, f["pump_time"], events)
         if "alarms" in f:
             self._learn_alarms(f["alarms"], events)
         if t == m.SYNC:
-            self._on_sync(f)
+            self._on_sync(f, events)
         elif t == m.HISTORY:
             self._on_history(f, events)
         elif t == m.STATUS:
@@ -243,7 +266,9 @@ class LinkClient:
             self.alarms = mask
             events.append((ALARM, mask, raised))
 
-    def _on_sync(self, f):
+    def _on_sync(self, f, events):
+        if self.pump_id is not None and f["pump_id"] != self.pump_id:
+            events.append((PUMP_CHANGED, self.pump_id, f["pump_id"]))
         self.pump_id = f["pump_id"]
         self.reservoir_ug = f["reservoir_ug"]
         self.last_request_id = f["last_request_id"]
@@ -279,4 +304,17 @@ class LinkClient:
         delivered = bool(f["found"]) and f["status"] != m.BOLUS_REFUSED
         if delivered:
             self.history[rid] = (f["start_s"], f["dose_ug"], f["status"])
-        events.append((SETTLED, rid, delivered, f["start_s"] if delivered else 0))
+        partial = delivered and f["status"] == m.BOLUS_STOPPED
+        amount = f["delivered_ug"] if delivered else 0
+        events.append((SETTLED, rid, delivered, f["start_s"] if delivered else 0, amount, partial))
+
+    def prune(self, keep_after_s):
+        """Forget pump history that can no longer matter for any limit (started at or before
+        `keep_after_s`), always keeping the newest entry: memory stays bounded over months."""
+        newest = None
+        for rid in self.history:
+            if newest is None or self.history[rid][0] > self.history[newest][0]:
+                newest = rid
+        for rid in list(self.history):
+            if rid != newest and self.history[rid][0] <= keep_after_s:
+                del self.history[rid]

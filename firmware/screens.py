@@ -10,7 +10,7 @@ _DENIED = {
     "lockout": ("Not given:", "too soon"),
     "max_24h": ("Not given:", "24 h max used"),
     "alarm": ("Not given:", "pump alarm"),
-    "uncertain": ("Not given: last", "dose unconfirmd"),
+    "uncertain": ("Not given: last", "dose unconfirmed"),
     "not_synced": ("Not given: pump", "not synced yet"),
     "no_prescription": ("Not given: no", "prescription"),
     "no_link": ("Not given:", "no pump link"),

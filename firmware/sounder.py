@@ -35,6 +35,10 @@ class Sounder:
         self._chirp = None  # remaining [(hz, ms), ...]
         self._chirp_t = 0
 
+    def medium_raised(self, now):
+        """A medium-priority alarm was newly raised: sound it (again) for _MEDIUM_SOUND_MS."""
+        self._medium_since = now
+
     def chirp(self, kind):
         self._chirp = list(_CHIRPS.get(kind, ()))
         self._chirp_t = self.clock.ticks_ms()
@@ -44,12 +48,12 @@ class Sounder:
         if high:
             self._chirp = None
             return _HIGH_HZ if age % _HIGH_PERIOD_MS < _HIGH_ON_MS else 0
-        if medium:
-            if self._medium_since is None:
-                self._medium_since = now
-            if self.clock.ticks_diff(now, self._medium_since) < _MEDIUM_SOUND_MS:
+        if medium and self._medium_since is not None:
+            since = self.clock.ticks_diff(now, self._medium_since)
+            if 0 <= since < _MEDIUM_SOUND_MS:
                 return _MEDIUM_HZ if age % _MEDIUM_PERIOD_MS < _MEDIUM_ON_MS else 0
-        else:
+            self._medium_since = None  # sounded its time: shown from now on, until raised again
+        elif not medium:
             self._medium_since = None
         return self._chirp_tone(now)
 

@@ -59,6 +59,12 @@ class System:
         for _ in range(ms // STEP_MS):
             self.step()
 
+    def idle(self, ms, step_ms=5000):
+        """Let time pass in coarse steps while nothing happens (a status exchange per step)."""
+        for _ in range(ms // step_ms):
+            self.clock.advance(step_ms - 2 * STEP_MS)
+            self.run(2 * STEP_MS)
+
     def hold(self, ms):
         self.button.set(True)
         self.run(ms)

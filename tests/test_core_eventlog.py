@@ -42,7 +42,7 @@ def test_record_bytes_are_the_contract_layout():
     assert data is not None and len(data) == 2 * R == 52
     assert data[:22].hex() == "e5" "01" "01000000" "ffffffff" "01000000" "00000000" "00000000"
     assert data[:26].hex() == "e50101000000ffffffff010000000000000000000000f6f6c09c"
-    body = struct.pack("<BBIiIII", 0xE5, 4, 2, 0x12345678, 1, 0xFFFFFFFF, 0)
+    body = struct.pack("<BBIIIII", 0xE5, 4, 2, 0x12345678, 1, 0xFFFFFFFF, 0)
     assert data[26:] == body + struct.pack("<I", binascii.crc32(body))
 
 
@@ -262,8 +262,9 @@ def test_values_outside_the_record_are_refused():
     bad = [
         (0, 0, 0, 0, 0),
         (256, 0, 0, 0, 0),
-        (ev.PRESS, 2**31, 0, 0, 0),
-        (ev.PRESS, -(2**31) - 1, 0, 0, 0),
+        (ev.PRESS, 0xFFFFFFFF, 0, 0, 0),  # reserved for "unknown": pass NO_TIME
+        (ev.PRESS, 2**32, 0, 0, 0),
+        (ev.PRESS, -2, 0, 0, 0),
         (ev.PRESS, 0, -1, 0, 0),
         (ev.PRESS, 0, 0, 2**32, 0),
         (ev.PRESS, 0, 0, 0, -5),
@@ -272,9 +273,10 @@ def test_values_outside_the_record_are_refused():
         with pytest.raises(ValueError):
             log.append(*args)
     assert entries(log) == []
-    log.append(ev.PRESS, -(2**31), 0xFFFFFFFF, 0, 0)
-    log.append(ev.PRESS, 2**31 - 1, 0, 0, 0)
-    assert [e[2] for e in entries(log)] == [-(2**31), 2**31 - 1]
+    log.append(ev.PRESS, ev.NO_TIME, 0xFFFFFFFF, 0, 0)
+    log.append(ev.PRESS, 0xFFFFFFFE, 0, 0, 0)  # every u32 pump time the link can carry
+    log.append(ev.PRESS, 2**31 + 100, 0, 0, 0)
+    assert [e[2] for e in entries(log)] == [ev.NO_TIME, 0xFFFFFFFE, 2**31 + 100]
 
 
 def test_segment_must_hold_a_record():

@@ -1,0 +1,166 @@
+"""Regression tests for the defects an independent safety review found in the app and link
+(each test failed before its fix)."""
+
+from firmware import eventlog as ev
+from firmware import messages as m
+from firmware.sounder import Sounder
+from hal import fakes
+from tests.system import System
+from tools.pump_emulator.port import PumpPort
+from tools.pump_emulator.pump import Pump
+
+
+def ready(**kw):
+    s = System(**kw)
+    s.sync()
+    return s
+
+
+def test_replaced_pump_with_a_jumped_clock_cannot_open_the_lockout():
+    s = ready()
+    s.press()
+    s.run(60_000)
+    # another pump (new id, empty record, clock 10 h ahead) answers on the same link
+    p2 = Pump(rx=s.rx, pump_id=0x1234, start_s=s.pump.pump_time + 36000, now_ms=s.clock.elapsed_ms)
+    s.pump, s.port = p2, PumpPort(p2, seed=2)
+    s.run(6000)
+    s.press()
+    assert p2.boluses == {}  # the lockout still rests on the real time since the first bolus
+    faults = [r.a for r in s.log_records(ev.FAULT)]
+    assert ev.FAULT_PUMP_CLOCK in faults and ev.FAULT_PUMP_CHANGED in faults
+    s.run(600_000)
+    s.press()
+    assert len(p2.boluses) == 1  # and ends when it should
+
+
+def test_pump_clock_set_back_keeps_the_lockout():
+    s = ready()
+    s.press()
+    s.run(30_000)
+    s.pump._pump_ms0 -= 3_600_000  # someone sets the pump's clock an hour back
+    s.run(6000)
+    s.press()
+    assert len(s.delivered()) == 1
+    assert s.log_records(ev.FAULT)[-1].c == 1  # logged as a backwards jump
+
+
+def test_uncertain_is_settled_even_after_six_days_without_one():
+    s = ready()
+    s.port.silent = True
+    s.press()
+    s.run(1500)
+    s.port.silent = False
+    s.run(5000)
+    s.run(700_000)
+    s.link._last_settle = s.clock.ticks_add(s.clock.ticks_ms(), -int(6.5 * 86400 * 1000))
+    s.port.silent = True
+    s.press()
+    s.run(1500)
+    s.port.silent = False
+    s.run(10_000)
+    assert s.link.uncertain == {}
+    assert [r.a for r in s.log_records(ev.SETTLED)] == [1, 2]
+
+
+def test_an_ack_for_another_request_id_is_not_taken_as_the_answer():
+    s = ready()
+    orig = s.port._send
+
+    def confused(msg_type, seq, fields):
+        if msg_type == m.BOLUS_ACK:
+            fields = dict(fields)
+            fields["request_id"] += 1000
+        orig(msg_type, seq, fields)
+
+    s.port._send = confused
+    s.press()
+    s.run(5000)
+    assert s.log_records(ev.DELIVERED) == []  # never believed
+    assert s.log_records(ev.UNCERTAIN)  # so the request is uncertain...
+    s.port._send = orig
+    s.run(5000)
+    assert [(r.a, r.b) for r in s.log_records(ev.SETTLED)] == [(1, 1)]  # ...and settled from the record
+
+
+def test_pump_time_beyond_two_to_the_31_is_logged():
+    s = System(pump_kwargs={"start_s": 2**31 + 100})
+    s.sync()
+    s.press()
+    assert s.display.lines[0] == "Dose given"
+    assert s.log_records(ev.DELIVERED)[0].t_s > 2**31
+
+
+def test_memory_stays_bounded_over_weeks():
+    s = ready(rx_fields=dict(lockout_s=3600, duration_s=60, max_per_24h=24))
+    for _ in range(24 * 4):  # four days of hourly doses
+        s.press()
+        s.idle(3_600_000)
+    assert len(s.pump.boluses) == 96
+    # what the handheld holds is bounded by two days of doses, not by its uptime
+    assert len(s.link.history) <= 50 and len(s.app._delivered) <= 50 and len(s.app._doses) <= 2
+
+
+def test_open_request_and_ids_survive_log_rotation():
+    s = ready()
+    s.pair.down = True
+    s.link._last_ok = s.clock.ticks_ms()  # the link looked fine a moment ago
+    s.press()
+    s.run(2000)
+    assert s.link.uncertain
+    for _ in range(170):  # enough denied presses to rotate the log past the GRANTED record
+        s.press()
+    assert 1 not in [r.a for r in s.log_records(ev.GRANTED)]
+    s.reboot()
+    assert 1 in s.link.uncertain and s.app.next_request_id == 2
+    s.pair.down = False
+    s.run(8000)
+    s.press()
+    assert 2 in s.delivered() or 2 in [r.a for r in s.log_records(ev.GRANTED)]
+
+
+def test_bolus_stopped_part_way_is_not_reported_as_given():
+    s = ready()
+    s.port.silent = True
+    s.press()
+    s.run(1500)
+    s.run(3000)
+    s.port.restart()  # the pump restarts 5 s into the 60 s bolus
+    s.port.silent = False
+    s.run(6000)
+    shown = [lines for lines in s.display.history if lines and lines[0] == "Last dose was"][-1]
+    assert shown[1] == "stopped part-way" and shown[2].endswith("of 100 ug")
+
+
+def test_refusal_by_the_pump_for_lockout_says_when():
+    s = ready()
+    s.press()
+    s.run(60_000)
+    s.app._delivered.clear()  # the handheld lost track (a fault): only the pump knows
+    s.link.history.clear()
+    s.press()
+    refused = [r for r in s.log_records(ev.PUMP_REFUSED)]
+    assert refused and m.PUMP_REASONS[refused[0].b] in ("lockout", "busy")
+
+
+def test_medium_alarm_sounds_when_newly_raised_and_not_again_days_later():
+    c = fakes.FakeClock(0)
+    snd = Sounder(c)
+
+    def tones(ms):
+        n = 0
+        for _ in range(ms // 10):
+            c.advance(10)
+            n += 1 if snd.update(c.ticks_ms(), False, True) else 0
+        return n
+
+    snd.medium_raised(c.ticks_ms())
+    assert tones(3000) > 0
+    tones(8000)
+    assert tones(20000) == 0  # sounded its 10 s, now shown only
+    snd.medium_raised(c.ticks_ms())  # a second medium alarm is raised
+    assert tones(3000) > 0
+    tones(20000)
+    for _ in range(int(6.3 * 86400)):
+        c.advance(1000)
+        snd.update(c.ticks_ms(), False, True)
+    assert tones(5000) == 0
