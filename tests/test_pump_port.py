@@ -224,7 +224,7 @@ def test_lost_replies_become_uncertain_then_settle_as_delivered():
     assert len(frames_in) == 4
     b.port.silent = False
     b.run(4000)
-    ((_, rid, delivered, start_s),) = b.kinds("settled")
+    ((_, rid, delivered, start_s, _amount, _partial),) = b.kinds("settled")
     assert (rid, delivered, start_s) == (7, True, b.pump.boluses[7]["start_s"])
 
 
