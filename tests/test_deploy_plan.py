@@ -215,3 +215,11 @@ def test_not_a_micropython_device_is_one_sentence(tmp_path):
 def test_help():
     res = run_cli("--help")
     assert res.returncode == 0 and "--dry-run" in res.stdout and "--key" in res.stdout
+
+
+def test_port_that_is_not_a_serial_device_is_one_sentence(tmp_path):
+    res = run_cli("--board", "host", "--port", "/dev/null", "--main", banner_main(tmp_path), "--build", str(tmp_path / "b"))
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        "deploy: could not open /dev/null: is the board plugged in, and is no other program (a terminal) using it?"
+    )

@@ -43,7 +43,8 @@ def build_parser():
         prog="python -m tools.soak",
         description="Stress campaigns against the real handheld firmware and the pump emulator in virtual "
         "time. Default command: the random soak. Exit 1 if any invariant is violated.",
-        epilog="commands: soak (default), fuzz, powercut; `python -m tools.soak fuzz --help` for each.",
+        epilog="The soak's own options (--steps N --seed S --clock-sets ...) are listed by "
+        "`python -m tools.soak soak --help`; `python -m tools.soak --steps 1000000` runs it.",
     )
     sub = ap.add_subparsers(dest="command", parser_class=_Parser)
     s = sub.add_parser("soak", help="random actions and faults, invariants checked against the pump's record")
@@ -55,6 +56,7 @@ def build_parser():
     p.add_argument("--days", type=_float_positive, default=7.0, help="simulated days of use to record (default 7)")
     p.add_argument("--seed", type=int, default=1, help="seed of the recorded session (default 1)")
     p.add_argument("--no-app", action="store_true", help="check the log only, not the App booted from it (faster)")
+    p.add_argument("--session", choices=("random", "outage"), default="random", help="random: the soak's mix of actions for --days; outage: a request left uncertain through a long link outage while the log ring rotates (default random)")
     return ap
 
 
@@ -64,6 +66,7 @@ def _soak_args(ap):
     ap.add_argument("--episode-steps", type=_positive, default=50000, help="steps before a fresh world with the next prescription (default 50000)")
     ap.add_argument("--checkpoint-every", type=_positive, default=2000, help="steps between clean-link settle checks (default 2000)")
     ap.add_argument("--progress-every", type=_positive, default=None, help="steps between progress lines (default steps/20)")
+    ap.add_argument("--clock-sets", action="store_true", help="also set the pump's clock forward and back now and then (exposes an open finding: see docs/benchmarks.md)")
 
 
 def main(argv=None):
@@ -79,7 +82,7 @@ def main(argv=None):
         if args.command == "powercut":
             from tools.soak import powercut
 
-            return report.powercut(powercut.run_campaign(days=args.days, seed=args.seed, check_app=not args.no_app, progress=report.powercut_progress))
+            return report.powercut(powercut.run_campaign(days=args.days, seed=args.seed, check_app=not args.no_app, progress=report.powercut_progress, session=args.session))
         from tools.soak import soak
 
         every = args.progress_every or max(1, args.steps // 20)
@@ -90,6 +93,7 @@ def main(argv=None):
             checkpoint_every=args.checkpoint_every,
             progress=report.soak_progress,
             progress_every=every,
+            clock_sets=args.clock_sets,
         )
         return report.soak(totals, args.seed)
     except KeyboardInterrupt:

@@ -21,6 +21,8 @@ _TAIL = 400  # committed records remembered for the log comparison (the ring hol
 V_DELIVERED_TWICE = "request_id delivered twice"
 V_LOCKOUT = "two bolus starts closer than lockout_s"
 V_MAX_24H = "more than max_per_24h starts in a rolling 24 h"
+V_LOCKOUT_REAL = "two bolus starts closer than lockout_s in real elapsed time"
+V_MAX_24H_REAL = "more than max_per_24h starts in 24 h of real elapsed time"
 V_NO_GESTURE = "bolus delivered without a completed gesture"
 V_GRANT_NO_GESTURE = "request granted without a completed gesture"
 V_GESTURE_SHORT = "hold completed without an unbroken hold of hold_ms"
@@ -59,6 +61,7 @@ class Checker:
         self.starts = {}  # request_id -> pump start_s
         self._window = deque()  # pump start times in the last 24 h
         self._last_start = None
+        self._real = deque()  # the same in real (virtual) ms: pump clock changes cannot touch it
         self.pump_outcomes = {}  # complete / stopped
         self.log_checks = 0
         self.torn_tails = 0
@@ -182,6 +185,18 @@ class Checker:
         if self._last_start is None or s > self._last_start:
             self._last_start = s
         self.starts[rid] = s
+        # The same limits in real elapsed time (the pump counts whole seconds of its clock:
+        # allow the second it rounds away).
+        t = e.get("t_ms")
+        if t is not None:
+            r = self._real
+            if r and t - r[-1] < (rx.lockout_s - 1) * 1000:
+                self.violation(V_LOCKOUT_REAL, "request %d %.1f s after the previous start" % (rid, (t - r[-1]) / 1000.0))
+            while r and r[0] <= t - DAY_S * 1000 + 1000:
+                r.popleft()
+            r.append(t)
+            if len(r) > rx.max_per_24h:
+                self.violation(V_MAX_24H_REAL, "%d starts in the last 24 h" % len(r))
 
     def check_pump_record(self, pump):
         """Every bolus the pump ever started is still in its record, started, same start."""

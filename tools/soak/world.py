@@ -5,7 +5,7 @@ fault knobs and observers that feed `tools.soak.invariants.Checker`.
 `reboot`, `power_cut`, `link_down`, `link_faults`, `link_clean`, `pump_restart`, `pump_alarm`,
 `pump_clear`, `refill`; `checkpoint()` (clean link, settle, check). Time advances in fine steps
 only while something happens (button, bytes in flight), otherwise in idle steps of up to 1 s
-(or up to a minute during `jump`), which is what makes a million steps affordable.
+(10 s during `jump`), which is what makes a million steps affordable.
 """
 
 from firmware import auth
@@ -33,7 +33,7 @@ BUTTON_SETTLE_MS = 60  # fine steps after a button change (debounce is 30 ms)
 HOLD_STEP_MS = 50  # while a hold is on its way to completion
 BUSY_MS = 50  # a request is waiting for its reply (timeout 250 ms)
 IDLE_MS = 1000
-JUMP_STEP_MS = 60000
+JUMP_STEP_MS = 10000  # a reply read at every poll: under the link's 12 s freshness
 HOLD_MS = 1000  # the App's default hold time
 ALARMS = ("motor_stall", "battery_eri", "empty_reservoir", "low_reservoir")  # latched by hand
 
@@ -43,6 +43,7 @@ class World:
         fields = dict(PRESETS["default"])
         fields.update(rx_fields or {})
         self.seed = seed
+        self.preset = ""  # the PRESETS name, when the soak chose one
         self.rng = fakes.Rng(seed * 2654435761 + 12345)
         start = (ticks.PERIOD - 30000) if clock_start is None else clock_start
         pump_kwargs = dict(reservoir_ul=reservoir_ul, basal_ug_per_h=basal_ug_per_h)
@@ -69,6 +70,7 @@ class World:
         self.faults = {}
         self.actions = {}
         self.polls = 0
+        self.refills = 0
         self._level = False
         self._changed_at = 0  # elapsed ms of the last sampled change of the raw level
         self._sampled = False
@@ -114,7 +116,7 @@ class World:
                 self.checker.on_hold_complete(held, HOLD_MS, self._completions)
             return event
 
-        gest.update = observed
+        setattr(gest, "update", observed)  # the instance's own: App calls gest.update
         self._sampled = False  # a new gesture recogniser starts from its first sample
         self._changed_at = self.clock.elapsed_ms
 
@@ -160,10 +162,14 @@ class World:
             if self.sys.app.gesture.holding:
                 return HOLD_STEP_MS
             return min(idle_ms, IDLE_MS)
-        if coarse:
-            return idle_ms
         link = self.sys.link
-        if link._pending is not None or link._bolus is not None or self.pair._held:
+        if self.pair._held or link.busy_with_bolus():
+            return BUSY_MS  # delayed bytes are read when due; a bolus exchange runs in real time
+        if coarse:
+            # Polls 5 s apart (the status period): the pump answers each request before the
+            # next poll, which reads the reply first thing; the link stays fresh (12 s).
+            return idle_ms
+        if link._pending is not None:
             return BUSY_MS
         return idle_ms
 
@@ -185,14 +191,12 @@ class World:
 
     # ---- the patient --------------------------------------------------------------------------
     def press(self, hold_ms=1300):
-        self.count("press")
         self.set_button(True)
         self.run(hold_ms)
         self.set_button(False)
         self.run(300)
 
     def tap(self, hold_ms=200):
-        self.count("tap")
         self.set_button(True)
         self.run(hold_ms)
         self.set_button(False)
@@ -222,10 +226,20 @@ class World:
         self.run(ms)
 
     def jump(self, ms):
-        """Minutes or hours pass with the patient idle: the handheld polls once a minute at most
-        (a slow main loop), the pump runs in full."""
+        """Minutes or hours pass with the patient idle: the handheld is polled every 10 s (each
+        poll reads the pump's answer to the last one and asks for its status again, so the link
+        stays fresh; a bolus exchange still runs in real time), the pump runs in full. Frame
+        noise pauses meanwhile (a cut link stays cut): with 10 s between polls a lost frame
+        would silence the link past its 12 s freshness, which 10 ms polls never see."""
         self.count("time_jump")
-        self.run(ms, idle_ms=JUMP_STEP_MS, coarse=True)
+        p = self.pair
+        noise = (p.loss, p.corrupt, p.duplicate, p.delay_ms)
+        p.loss = p.corrupt = p.duplicate = 0.0
+        p.delay_ms = 0
+        try:
+            self.run(ms, idle_ms=JUMP_STEP_MS, coarse=True)
+        finally:
+            p.loss, p.corrupt, p.duplicate, p.delay_ms = noise
 
     # ---- the device -----------------------------------------------------------------------------
     def _reboot_from_storage(self, held=False, clock_jump_ms=0):
@@ -303,8 +317,14 @@ class World:
     def pump_clear(self, name):
         self.pump.clear_alarm(name)
 
+    def pump_clock(self, delta_s):
+        """The pump's clock is set `delta_s` seconds forward (or back): its record keeps the
+        start times it had (the emulator has no clock command; this moves its time base)."""
+        self.count("pump_clock_set")
+        self.pump._pump_ms0 += delta_s * 1000
+
     def refill(self, volume_ul=20000):
-        self.count("refill")
+        self.refills += 1
         self.pump.refill(volume_ul)
 
     # ---- checks -----------------------------------------------------------------------------------

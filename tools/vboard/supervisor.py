@@ -32,6 +32,7 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 HARD_RESET_CODE = 75  # exit status of the shimmed machine.reset()
 HOLD_AFTER_INTERRUPT_S = 2.0  # longest wait for a prompt after a Ctrl-C
+START_LIMIT_S = 5.0  # an interpreter that has not run START_CODE by then is shown as it is
 RESTART_BURST = 10  # unrequested restarts within RESTART_WINDOW_S before slowing down
 RESTART_WINDOW_S = 5.0
 
@@ -122,6 +123,7 @@ class VBoard:
         self._hold_until = None
         # starting -> boot -> live, or starting -> boot -> raw-enter -> raw-wait -> live (raw restart)
         self._phase = "starting"
+        self._started_at = 0.0
         self._mode = "friendly"  # how the current interpreter was started
         self._buf = b""  # output kept while looking for a marker
         self._tail = b""  # the last output bytes, to see prompts
@@ -184,6 +186,7 @@ class VBoard:
         self._inner = master
         self._mode = mode
         self._phase = "starting"
+        self._started_at = time.monotonic()
         self._buf = b""
         self._tail = b""
         self.at_prompt = False
@@ -340,6 +343,8 @@ class VBoard:
             if not data:
                 break
             self._on_output(data)
+        if self._phase == "starting" and self._buf:
+            self._unstick()  # it died before our code ran: its last words are the clue
         os.close(self._inner)
         self._inner = -1
         code = proc.wait()
@@ -428,7 +433,16 @@ class VBoard:
                     self._relay(self._uart_m, data)
         if self.proc is not None and self.proc.poll() is not None and self._inner >= 0:
             self._reap()
+        if self._phase == "starting" and time.monotonic() - self._started_at > START_LIMIT_S:
+            self._unstick()
         self._release()
+
+    def _unstick(self):
+        """The start code never ran (an error before it): show what the interpreter said."""
+        self._say("interpreter did not start the board code; showing its output as it is")
+        self._phase = "live"
+        rest, self._buf = self._buf, b""
+        self._emit(rest)
 
     def _relay(self, fd, data):
         try:

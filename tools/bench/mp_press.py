@@ -1,0 +1,150 @@
+"""MicroPython bench script: the real firmware (firmware.main.boot with the host board's clock,
+pty serial, file storage and console outputs; a button this script presses) timed press by press.
+
+Run by tools/bench/latency.py: `micropython mp_press.py UART PRESSES` in a folder holding
+data/key.bin and data/rx.bin. Its main loop is firmware.main.run's (poll, sleep 10 ms). For
+each press it prints `bench press <rid> <hold_us> <write_us> <accepted_us> <bytes> <queued_us>`
+(time.ticks_us, CLOCK_MONOTONIC on the unix port: hold complete, BOLUS_REQ written, accept
+handled, frame size, end of the poll that logged and queued it), at the end
+`bench poll <median_us> <p99_us> <n>` for the cost of app.poll() while idle.
+"""
+
+import sys
+
+from time import ticks_add, ticks_diff, ticks_ms, ticks_us  # type: ignore  # MicroPython only
+
+from firmware import gesture as g
+from firmware import link as lk
+from firmware import main as fw
+from firmware import messages as m
+from firmware.prescription import Prescription
+
+BENCH_RX = (1, 50, 1, 1, 1000000, 0, 0)  # tools/bench/pumpserver.py: same prescription
+
+
+class Board:
+    NAME = "bench"
+    HOLD_MS = 200  # the latency is timed from HOLD_COMPLETE: the hold length does not matter
+    ALLOW_UNSIGNED_RX = False
+    HAL = {
+        "clock": ("hal.host_clock", "HostClock", {}),
+        "button": ("hal.fakes", "ScriptedButton", {}),
+        "indicator": ("hal.host_console", "ConsoleIndicator", {}),
+        "buzzer": ("hal.host_console", "ConsoleBuzzer", {}),
+        "display": ("hal.host_console", "ConsoleDisplay", {}),
+        "serial": None,
+        "storage": ("hal.storage", "FileStorage", {"root": "data"}),
+    }
+
+
+class Probe:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.hold_us = None
+        self.write_us = None
+        self.acc_us = None
+        self.rid = None
+        self.nbytes = 0
+        self.failed = None
+        self.queued_us = None
+
+
+def _pct(values, p):
+    if not values:
+        return 0
+    v = sorted(values)
+    i = int(p * (len(v) - 1) + 0.5)
+    return v[i]
+
+
+def main():
+    uart = sys.argv[1]
+    presses = int(sys.argv[2])
+    Board.HAL["serial"] = ("hal.host_serial", "HostSerial", {"path": uart, "baud": 115200})
+    app, hal = fw.boot(Board)
+    app.rx = Prescription(*BENCH_RX)
+    clock = hal["clock"]
+    button = hal["button"]
+    link = app.link
+    probe = Probe()
+
+    gest = app.gesture
+    update = gest.update
+
+    def timed_update(now, raw):
+        e = update(now, raw)
+        if e == g.HOLD_COMPLETE:
+            probe.hold_us = ticks_us()
+        return e
+
+    setattr(gest, "update", timed_update)
+    write = link._write
+
+    def timed_write(wire):
+        write(wire)
+        p = link._pending
+        if p is not None and p[5] == m.BOLUS_REQ and p[4] == 1 and probe.write_us is None:
+            probe.write_us = ticks_us()
+            probe.rid = p[6]
+            probe.nbytes = len(wire)
+
+    setattr(link, "_write", timed_write)
+    on_link = app._on_link
+
+    def timed_on_link(now, e):
+        if e[0] == lk.ACCEPTED and probe.acc_us is None:
+            probe.acc_us = ticks_us()
+        elif e[0] in (lk.REFUSED, lk.UNCERTAIN):
+            probe.failed = e
+        on_link(now, e)
+
+    setattr(app, "_on_link", timed_on_link)
+
+    polls = [0] * 1000  # a ring of the latest idle poll costs, allocated once
+    npolls = 0
+    done = 0
+    state = "wait"  # wait -> down -> up -> (next)
+    since = clock.ticks_ms()
+    deadline = ticks_add(ticks_ms(), 30000 + presses * 3000)
+    while done < presses:
+        now = clock.ticks_ms()
+        if ticks_diff(now, deadline) > 0:
+            print("bench timeout after %d presses (state %s)" % (done, state))
+            break
+        if state == "wait":
+            if link.synced and app.decide(now).granted and clock.ticks_diff(now, since) >= 50:
+                probe.reset()
+                button.set(True)
+                state = "down"
+        elif state == "down":
+            if probe.hold_us is not None:
+                button.set(False)
+                state = "up"
+                since = now
+        elif state == "up":
+            if probe.acc_us is not None or probe.failed is not None:
+                if probe.acc_us is not None:
+                    print("bench press %d %d %d %d %d %d" % (probe.rid, probe.hold_us, probe.write_us, probe.acc_us, probe.nbytes, probe.queued_us))
+                else:
+                    print("bench failed %r" % (probe.failed,))
+                done += 1
+                state = "wait"
+                since = now
+        t0 = ticks_us()
+        app.poll()
+        t1 = ticks_us()
+        dt = ticks_diff(t1, t0)
+        if probe.hold_us is not None and probe.queued_us is None:
+            probe.queued_us = t1  # the poll that saw the hold complete has logged and queued it
+        if state == "wait" and link.synced:
+            polls[npolls % len(polls)] = dt
+            npolls += 1
+        clock.sleep_ms(10)
+    polls = polls[: min(npolls, len(polls))]
+    print("bench poll %d %d %d" % (_pct(polls, 0.5), _pct(polls, 0.99), len(polls)))
+    print("bench done %d" % done)
+
+
+main()
