@@ -88,6 +88,15 @@ class App:
                 self._doses.setdefault(r.a, r.b)
                 if r.a >= self.next_request_id:
                     self.next_request_id = r.a + 1
+            elif r.kind == ev.FAULT and r.a == ev.FAULT_PUMP_CLOCK:
+                # Replay the shift the running app made: starts logged before the pump's clock
+                # moved stay at the real time they happened, in the new clock's terms.
+                delta = -r.b if r.c else r.b
+                for rid in self._delivered:
+                    self._delivered[rid] = max(0, self._delivered[rid] + delta)
+                for rid in granted:
+                    if granted[rid] != _NO_TIME:
+                        granted[rid] = max(0, granted[rid] + delta)
             elif r.kind == ev.CHECKPOINT:
                 if r.a > self.next_request_id:
                     self.next_request_id = r.a

@@ -154,6 +154,15 @@ def parse_canonical(b):
     return rx
 
 
+def _ascii_words(line):
+    """Split on ASCII blanks only (space, tab, CR, VT, FF): CPython's str.split() also splits
+    on Unicode spaces that MicroPython's does not, and host tools must read a prescription
+    exactly as the device does (anything else then fails as a bad token, on both)."""
+    for blank in "\t\r\x0b\x0c":
+        line = line.replace(blank, " ")
+    return [w for w in line.split(" ") if w]
+
+
 def parse_text(text):
     """A Prescription from the clinic's text form: `key=value` pairs separated by spaces or
     newlines, `#` starts a comment. Every field of `FIELDS` exactly once."""
@@ -162,7 +171,7 @@ def parse_text(text):
     d = {}
     for line in text.split("\n"):
         line = line.split("#", 1)[0]
-        for token in line.split():
+        for token in _ascii_words(line):
             pair = token.split("=", 1)
             if len(pair) != 2 or not pair[0]:
                 raise PrescriptionError("%r is not key=value." % (token,))

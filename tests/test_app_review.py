@@ -164,3 +164,16 @@ def test_medium_alarm_sounds_when_newly_raised_and_not_again_days_later():
         c.advance(1000)
         snd.update(c.ticks_ms(), False, True)
     assert tones(5000) == 0
+
+
+def test_clock_jump_seen_before_a_reboot_still_holds_the_lockout_after_it():
+    s = ready()
+    s.press()
+    s.run(30_000)
+    s.pump._pump_ms0 += 3_600_000  # the pump's clock is set an hour forward
+    s.run(6000)  # the handheld sees the jump and logs it
+    assert s.log_records(ev.FAULT)[-1].a == ev.FAULT_PUMP_CLOCK
+    s.reboot()
+    s.run(5000)
+    s.press()  # a minute after the first bolus, in real time
+    assert len(s.delivered()) == 1

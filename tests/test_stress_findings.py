@@ -53,14 +53,9 @@ def test_handheld_memory_stays_bounded_over_a_long_uptime():
 _TEXT = "version=1\xa0dose_ug=100 duration_s=60 lockout_s=600 max_per_24h=4 cap_ug=0 cap_window_s=0"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prescription.parse_text splits with str.split(): CPython also splits on non-ASCII "
-    "whitespace (U+00A0, U+0085, U+2003, U+001C..U+001F), MicroPython only on ASCII, so the host "
-    "tools accept prescription texts that the device refuses.",
-)
 @pytest.mark.micropython
 def test_parse_text_reads_the_same_text_the_same_way_on_both_interpreters():
+    """Fixed: parse_text splits on ASCII blanks only, as MicroPython's str.split() does."""
     out = run_mp(
         "from firmware import prescription as p\n"
         "try:\n print(p.parse_text(%r).dose_ug)\n"
