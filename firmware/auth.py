@@ -7,7 +7,7 @@ every BOLUS_REQ; the pump answers `check_bolus(key, fields, guard)` (0 ok, 9 aut
 
 import struct
 
-from firmware.hmac_sha256 import hmac_sha256, compare
+from firmware.hmac_sha256 import KEY_LEN, compare, hmac_sha256, key_ok
 
 try:
     from micropython import const
@@ -18,7 +18,6 @@ except ImportError:
 
 
 TAG_LEN = 16  # HMAC-SHA256 truncated to its first 16 bytes (128 bits)
-KEY_LEN = 32
 COUNTER_MAX = 0xFFFFFFFF
 _DOMAIN = b"BOLUS"  # domain separation: prescriptions start with b"rx1;", never b"BOLUS"
 _LAYOUT = "<IIHII"  # request_id, dose_ug, duration_s, captured_s, counter
@@ -31,15 +30,6 @@ UNPAIRED = const(12)
 
 _ZERO_TAG = bytes(TAG_LEN)
 
-
-def key_ok(key):
-    """True for a usable link key: 32 bytes, not all zero."""
-    if key is None or len(key) != KEY_LEN:
-        return False
-    for b in key:
-        if b:
-            return True
-    return False
 
 
 def bolus_message(request_id, dose_ug, duration_s, captured_s, counter):

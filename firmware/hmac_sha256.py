@@ -46,3 +46,16 @@ def compare(a, b):
     for i in range(len(a)):
         diff |= a[i] ^ b[i]
     return diff == 0
+
+
+KEY_LEN = 32  # a device or pairing key: 32 bytes
+
+
+def key_ok(key):
+    """True for a usable key: KEY_LEN bytes, not all zero."""
+    if key is None or len(key) != KEY_LEN:
+        return False
+    for b in key:
+        if b:
+            return True
+    return False

@@ -8,7 +8,7 @@ whenever the new one is refused.
 """
 
 from firmware import prescription
-from firmware.hmac_sha256 import hmac_sha256, compare
+from firmware.hmac_sha256 import KEY_LEN, compare, hmac_sha256, key_ok
 
 try:
     from micropython import const
@@ -20,7 +20,6 @@ except ImportError:
 
 RX_FILE = "rx.bin"
 KEY_FILE = "key.bin"
-KEY_LEN = 32
 TAG_LEN = 32
 _RX_CHANGE = const(10)  # firmware.eventlog.RX_CHANGE (not imported: keep this module small)
 _PREFIX = b"rx1;"
@@ -58,15 +57,6 @@ class RxRefused(Exception):
         self.detail = detail
         self.version = version
 
-
-def key_ok(key):
-    """True for a usable device key: 32 bytes, not all zero."""
-    if key is None or len(key) != KEY_LEN:
-        return False
-    for b in key:
-        if b:
-            return True
-    return False
 
 
 def sign(rx, key):
