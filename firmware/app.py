@@ -102,11 +102,13 @@ class App:
                     self.next_request_id = r.a
             elif r.kind == ev.BOOT:
                 boots = r.a
+        for rid in closed:
+            self._doses.pop(rid, None)
         for rid in granted:
             if rid not in closed:
                 self._requested[rid] = granted[rid]
                 self.link.add_uncertain(rid, self._doses.get(rid, 0))
-                self.log.append(ev.UNCERTAIN, _NO_TIME, rid, self._doses.get(rid, 0))
+                self.log.append(ev.UNCERTAIN, granted[rid], rid, self._doses.get(rid, 0))
         self.log.on_rotate = self._checkpoint
         self.log.append(ev.BOOT, _NO_TIME, boots + 1)
 
