@@ -61,17 +61,24 @@ def load_prescription(storage, key, log, allow_unsigned=False):
         return None
 
 
-def boot(board):
-    hal = {}
-    for role in board.HAL:
-        hal[role] = make(board.HAL[role])
-    storage = hal["storage"]
+def open_log(storage):
+    """Open the event log and record what the scan had to drop: a torn tail (a power cut
+    mid-append) and corrupt records in the middle, each as a FAULT record."""
     log = eventlog.EventLog(storage)
     opened = log.open()
     if opened.get("torn_bytes"):
         log.append(eventlog.FAULT, -1, eventlog.FAULT_TORN_LOG, opened["torn_bytes"])
     if opened.get("bad_bytes"):
         log.append(eventlog.FAULT, -1, eventlog.FAULT_STORAGE, opened["bad_bytes"])
+    return log
+
+
+def boot(board):
+    hal = {}
+    for role in board.HAL:
+        hal[role] = make(board.HAL[role])
+    storage = hal["storage"]
+    log = open_log(storage)
     from firmware import rxstore
 
     key = storage.read(_KEY_FILE)

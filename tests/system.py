@@ -5,9 +5,10 @@ event log on fakes, wired through a FakeSerialPair to the real pump emulator (Pu
 `log_records()` and `delivered()` let a test check what happened.
 """
 
-from firmware import eventlog, prescription
+from firmware import prescription
 from firmware.app import App
 from firmware.link import LinkClient
+from firmware.main import open_log
 from hal import fakes
 from tools.pump_emulator.port import PumpPort
 from tools.pump_emulator.pump import Pump
@@ -36,8 +37,7 @@ class System:
         self.display = fakes.FakeDisplay()
         self.indicator = fakes.FakeIndicator()
         self.buzzer = fakes.FakeBuzzer()
-        self.log = eventlog.EventLog(self.storage)
-        self.log.open()
+        self.log = open_log(self.storage)  # as the firmware boots: torn tail logged as a FAULT
         self.link = LinkClient(self.clock, self.pair.a, key=self.key)
         self.app = App(
             self.clock, self.button, self.indicator, self.buzzer, self.display, self.log, self.link, self.rx

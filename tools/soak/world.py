@@ -255,12 +255,6 @@ class World:
         torn = log.torn_bytes
         self._hook()
         self.checker.after_boot(self._records(), torn)
-        if torn:  # as firmware.main.boot does (tests/system.py leaves this out)
-            try:
-                log.append(ev.FAULT, -1, ev.FAULT_TORN_LOG, torn)
-            except fakes.PowerLoss:
-                self._power_lost()
-                return
         self._last_ticks = self.clock.now
         self._level = False
         if held:
