@@ -8,9 +8,8 @@ import sys
 import time
 
 import pytest
-import serial
 
-from tools.vboard import launch
+from tests.vboardkit import read_until, vb  # noqa: F401  (vb is a fixture)
 
 pytestmark = pytest.mark.micropython
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,20 +32,6 @@ def deploy(vb, *args):
     )
 
 
-def read_until(port, token, timeout=10.0):
-    got = b""
-    deadline = time.monotonic() + timeout
-    with serial.Serial(port, 115200, timeout=0.05) as s:
-        while token not in got and time.monotonic() < deadline:
-            got += s.read(4096)
-    return got
-
-
-@pytest.fixture(scope="module")
-def vb(tmp_path_factory):
-    board = launch(str(tmp_path_factory.mktemp("vboard")))
-    yield board
-    board.stop()
 
 
 @pytest.fixture()

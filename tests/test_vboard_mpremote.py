@@ -9,7 +9,7 @@ import time
 import pytest
 import serial
 
-from tools.vboard import launch
+from tests.vboardkit import read_until, vb  # noqa: F401  (vb is a fixture)
 
 pytestmark = pytest.mark.micropython
 
@@ -24,22 +24,6 @@ def mpremote(vb, *args, timeout=30):
     return res
 
 
-def read_until(port, token, timeout=5.0):
-    """Bytes from the REPL pty until `token` appeared (or the time ran out)."""
-    got = b""
-    deadline = time.monotonic() + timeout
-    with serial.Serial(port, 115200, timeout=0.05) as s:
-        while token not in got and time.monotonic() < deadline:
-            got += s.read(4096)
-    return got
-
-
-@pytest.fixture(scope="module")
-def vb(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("vboard")
-    board = launch(str(folder))
-    yield board
-    board.stop()
 
 
 def test_plain_commands_ls_cp_exec(vb, tmp_path):
