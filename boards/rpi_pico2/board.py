@@ -1,71 +1,13 @@
-"""Raspberry Pi Pico 2 (RP2350): pins, UART, storage and HAL classes. Data only.
+"""Raspberry Pi Pico 2 (RP2350): the Pico's pinout, pins and HAL classes, another MCU. Data only.
 
-Wiring is in docs/boards.md. `firmware.main.run("rpi_pico2")` builds each HAL object from the
-(module, class, kwargs) triple in `HAL`; `tools.deploy` reads PORT/MICROPYTHON/MACHINE_MATCH.
+The Pico 2 is pin-compatible with the Pico, so everything but the names below comes from
+`boards/rpi_pico/board.py`. Wiring is in docs/boards.md.
 """
+
+from boards.rpi_pico.board import *  # noqa: F401,F403  (same pins, UART, storage and HAL)
 
 NAME = "rpi_pico2"
 DESCRIPTION = "Raspberry Pi Pico 2 (RP2350)"
 MCU = "RP2350"
-PORT = "rp2"  # MicroPython port: stubs, firmware download
 MACHINE_MATCH = "RP2350"  # must appear in sys.implementation._machine on the board
-MICROPYTHON = "1.29"  # required MicroPython release (major.minor); .mpy files must match it
 FIRMWARE = "https://micropython.org/download/RPI_PICO2/ (v1.29.x .uf2)"
-
-STORAGE_ROOT = "/data"
-
-# Button to GND, internal pull-up: reads 0 while pressed.
-BUTTON_PIN = 15  # GP15, physical pin 20
-BUTTON_PULL_UP = True
-BUTTON_ACTIVE_LOW = True
-
-# Common-cathode RGB LED, one resistor per leg, on three PWM outputs (slices 1 and 2).
-LED_RGB_PINS = (18, 19, 20)  # GP18 red (pin 24), GP19 green (pin 25), GP20 blue (pin 26)
-LED_ACTIVE_LOW = False
-ONBOARD_LED = "LED"  # GP25; use hal.machine_indicator.LedIndicator with it if no RGB LED
-
-BUZZER_PIN = 16  # GP16 (pin 21), PWM slice 0: passive piezo
-
-I2C_ID = 0
-I2C_SDA = 4  # GP4 (pin 6)
-I2C_SCL = 5  # GP5 (pin 7)
-I2C_FREQ = 400000
-DISPLAY_ADDR = 0x3C
-DISPLAY_WIDTH = 128
-DISPLAY_HEIGHT = 64
-
-UART_ID = 0
-UART_TX = 0  # GP0 (pin 1) -> adapter RX
-UART_RX = 1  # GP1 (pin 2) <- adapter TX
-UART_BAUD = 115200
-
-WATCHDOG_MS = 5000  # same as the Pico, well inside the hardware limit
-TIMER_ID = -1  # virtual timer that keeps the watchdog fed at the REPL (see machine_watchdog)
-HOLD_MS = 1000
-
-HAL = {
-    "clock": ("hal.machine_clock", "Clock", {}),
-    "button": (
-        "hal.machine_button",
-        "Button",
-        {"pin": BUTTON_PIN, "pull_up": BUTTON_PULL_UP, "active_low": BUTTON_ACTIVE_LOW},
-    ),
-    "indicator": ("hal.machine_indicator", "RgbIndicator", {"pins": LED_RGB_PINS, "active_low": LED_ACTIVE_LOW}),
-    "buzzer": ("hal.machine_buzzer", "Buzzer", {"pin": BUZZER_PIN}),
-    "display": (
-        "hal.machine_display",
-        "Display",
-        {
-            "i2c_id": I2C_ID,
-            "sda": I2C_SDA,
-            "scl": I2C_SCL,
-            "freq": I2C_FREQ,
-            "addr": DISPLAY_ADDR,
-            "width": DISPLAY_WIDTH,
-            "height": DISPLAY_HEIGHT,
-        },
-    ),
-    "serial": ("hal.machine_serial", "Serial", {"uart_id": UART_ID, "tx": UART_TX, "rx": UART_RX, "baud": UART_BAUD}),
-    "storage": ("hal.storage", "FileStorage", {"root": STORAGE_ROOT}),
-    "watchdog": ("hal.machine_watchdog", "Watchdog", {"timeout_ms": WATCHDOG_MS, "timer_id": TIMER_ID}),
-}
