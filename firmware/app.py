@@ -57,8 +57,6 @@ class App:
         self._doses = {}  # request_id -> dose_ug
         self._in_flight = None
         self.next_request_id = 1
-        self.last_decision = None
-        self.requests = {"granted": 0, "denied": 0}
         self._recover()
 
     # ---- start-up --------------------------------------------------------------------------
@@ -188,7 +186,6 @@ class App:
         self.log.append(ev.PRESS, t)
         d = self.decide(now)
         if not d.granted:
-            self.requests["denied"] += 1
             code = policy.REASON_CODES.get(d.reason or "", 0)
             self.log.append(ev.DENIED, t, code, _UNKNOWN_NEXT if d.next_s is None else d.next_s)
             self.sounder.chirp(DENIED)
@@ -197,9 +194,7 @@ class App:
                 used = self._used_24h(now_s)
             allowed = self.rx.max_per_24h if self.rx is not None else None
             self._show_result(now, screens.denied(d.reason, now_s, d.next_s, used, allowed))
-            self.last_decision = d
             return
-        self.last_decision = d
         rid = self.next_request_id
         if self.link.last_request_id >= rid:
             rid = self.link.last_request_id + 1
@@ -207,7 +202,6 @@ class App:
         rx = self.rx
         # Commit the id and the decision before a single byte goes to the pump.
         self.log.append(ev.GRANTED, t, rid, rx.dose_ug, rx.duration_s)
-        self.requests["granted"] += 1
         self._requested[rid] = now_s
         self._doses[rid] = rx.dose_ug
         self._in_flight = rid
