@@ -37,7 +37,7 @@ def test_pump_clock_set_back_keeps_the_lockout():
     s = ready()
     s.press()
     s.run(30_000)
-    s.pump._pump_ms0 -= 3_600_000  # someone sets the pump's clock an hour back
+    s.pump.set_clock(-3600)  # someone sets the pump's clock an hour back
     s.run(6000)
     s.press()
     assert len(s.delivered()) == 1
@@ -170,7 +170,7 @@ def test_clock_jump_seen_before_a_reboot_still_holds_the_lockout_after_it():
     s = ready()
     s.press()
     s.run(30_000)
-    s.pump._pump_ms0 += 3_600_000  # the pump's clock is set an hour forward
+    s.pump.set_clock(3600)  # the pump's clock is set an hour forward
     s.run(6000)  # the handheld sees the jump and logs it
     assert s.log_records(ev.FAULT)[-1].a == ev.FAULT_PUMP_CLOCK
     s.reboot()

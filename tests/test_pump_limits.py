@@ -129,7 +129,7 @@ def test_amount_cap_counts_basal():
     assert bolus(p, 2)["accepted"]
     at(p, 200)
     assert bolus(p, 3)["reason"] == m.R_AMOUNT_CAP
-    assert p.window_amount_ug(p.pump_time, 3600) == 600 + 1000
+    assert p.window_amount_ug(3600) == 600 + 1000
 
 
 def test_basal_alone_over_the_cap_refuses_every_bolus():
@@ -209,6 +209,35 @@ def test_duplicate_request_id_is_applied_once_with_the_identical_ack():
 
 
 # ---- a hostile handheld ---------------------------------------------------------------------
+@pytest.mark.parametrize("delta_s", [3600, -3600, 86400])
+def test_setting_the_pump_clock_opens_no_limit(delta_s):
+    """The limits count on the pump's monotonic clock; only the reported time moves."""
+    p = make_pump(rx=make_rx(lockout_s=600, max_per_24h=2))
+    assert bolus(p, 1)["accepted"]
+    at(p, 120)
+    p.set_clock(delta_s)
+    ack = bolus(p, 2)  # captured in the new clock: not stale, but two minutes after bolus 1
+    assert (ack["accepted"], m.PUMP_REASONS[ack["reason"]]) == (0, "lockout")
+    at(p, 700)
+    assert bolus(p, 3)["accepted"]  # real time past the lockout, whatever the clock says
+    at(p, 1400)
+    ack = bolus(p, 4)
+    assert (ack["accepted"], m.PUMP_REASONS[ack["reason"]]) == (0, "max_24h")
+
+
+def test_starts_are_reported_in_the_clock_as_it_reads_now():
+    p = make_pump()
+    bolus(p, 1)
+    at(p, 100)
+    p.set_clock(3600)
+    assert p.history() == [(1, T0 + 3600, 500, m.BOLUS_COMPLETE)]
+    _, record = p.handle(m.RECORD_REQ, {"request_id": 1})
+    assert (record["start_s"], record["pump_time"]) == (T0 + 3600, T0 + 100 + 3600)
+    dup = bolus(p, 1)  # a late duplicate: the same answer, in the clock as it reads now
+    assert (dup["accepted"], dup["start_s"], dup["pump_time"]) == (1, T0 + 3600, T0 + 100 + 3600)
+    assert p.boluses[1]["start_s"] == T0  # the record keeps what the clock said at the start
+
+
 def _window_amount(boluses, t, w):
     """µg of bolus delivered in (t - w, t], deliveries taken as linear over their duration and
     cut at what each actually delivered."""

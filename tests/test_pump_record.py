@@ -186,3 +186,46 @@ def test_clock_never_runs_backwards_across_restarts(record):
     p.shutdown()
     q = Pump(rx=make_rx(), start_s=T0, record_path=record)  # asked to start earlier: refused
     assert q.pump_time == T0 + 5001
+
+
+def test_a_set_clock_and_the_real_time_since_each_bolus_survive_a_restart(record):
+    p = Pump(rx=make_rx(lockout_s=600), start_s=T0, record_path=record)
+    assert req(p, 1)["accepted"]
+    p.advance_to(120000)
+    p.set_clock(3600)
+    p.shutdown()
+    # a new process started with an earlier clock: it takes the record's (set) clock and
+    # counts the lockout from the real time since bolus 1
+    q = Pump(rx=make_rx(lockout_s=600), start_s=T0, record_path=record)
+    assert q.pump_time == T0 + 120 + 3600
+    assert q.history()[0][:2] == (1, T0 + 3600)
+    ack = req(q, 2)
+    assert (ack["accepted"], m.PUMP_REASONS[ack["reason"]]) == (0, "lockout")
+    q.advance_to(480000)  # 600 s of real time since bolus 1
+    assert req(q, 3)["accepted"]
+
+
+def test_a_restart_started_later_counts_the_time_between_as_passed(record):
+    p = Pump(rx=make_rx(lockout_s=600), start_s=T0, record_path=record)
+    req(p, 1)
+    p.shutdown()
+    q = Pump(rx=make_rx(lockout_s=600), start_s=T0 + 700, record_path=record)  # 700 s later
+    assert q.pump_time == T0 + 700
+    assert req(q, 2)["accepted"]
+
+
+def test_a_record_from_before_the_monotonic_clock_still_loads(record):
+    p = Pump(rx=make_rx(lockout_s=600), start_s=T0, record_path=record)
+    req(p, 1)
+    p.shutdown()
+    with open(record) as f:
+        data = json.load(f)
+    del data["mono_ms"]
+    for e in data["boluses"]:
+        del e["start_mono_s"]
+    with open(record, "w") as f:
+        json.dump(data, f)
+    q = Pump(rx=make_rx(lockout_s=600), start_s=T0, record_path=record)
+    assert q.history()[0][:2] == (1, T0)
+    ack = req(q, 2)
+    assert (ack["accepted"], m.PUMP_REASONS[ack["reason"]]) == (0, "lockout")

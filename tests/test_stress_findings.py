@@ -90,14 +90,14 @@ def test_lockout_holds_in_real_time_when_the_pump_clock_is_set_forward():
     assert w.violations == 0, w.checker.examples
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after the pump's clock is set forward, only the running handheld knows the real "
-    "time since the last bolus (App._on_clock_jump shifts its starts): a reboot rebuilds the "
-    "starts from the log and the pump's history in the pump's clock, and neither the handheld "
-    "nor the pump (whose lockout and 24 h window use its settable clock) holds the lockout.",
-)
 def test_lockout_holds_in_real_time_when_the_pump_clock_is_set_forward_and_the_handheld_reboots():
+    # Once open (xfail): a reboot rebuilt the starts from the log and the pump's history in
+    # the pump's clock, and the pump's own limits ran on that settable clock. Now the pump
+    # counts on a monotonic clock and states every start as its age before its clock's now.
     w = _clock_set_forward_then_press(reboot=True)
     assert not w.checker.violations.get(inv.V_LOCKOUT_REAL), w.checker.examples
     assert len(w.checker.starts) == 1
+    # the handheld itself refused (first layer), it did not leave it to the pump
+    assert w.checker.denied.get("lockout") == 1, w.checker.denied
+    assert w.checker.pump_refused == {}
+    assert w.violations == 0, w.checker.examples

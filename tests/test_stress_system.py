@@ -84,6 +84,10 @@ class SystemMachine(RuleBasedStateMachine):
     def link_clean(self):
         self.w.link_clean()
 
+    @rule(delta_s=st.sampled_from([-7200, -600, -30, 30, 600, 3600, 86400]))
+    def pump_clock(self, delta_s):
+        self.w.pump_clock(delta_s)
+
     @rule()
     def pump_restart(self):
         self.w.pump_restart()

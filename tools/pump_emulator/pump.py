@@ -72,7 +72,10 @@ class Pump:
         self.persisted = {}  # JSON-safe values plugins keep across restarts (e.g. auth counter)
         self.now_ms = now_ms
         self._t0_ms = now_ms
-        self._pump_ms0 = start_s * 1000
+        # Two clocks: a monotonic one that nobody can set (the pump's limits run on it), and
+        # the settable clock the pump reports, kept as an offset from it.
+        self._mono_ms0 = 0
+        self._offset_ms = start_s * 1000
         self._reservoir_ng = int(round(reservoir_ul * concentration_ug_per_ml))
         self._latched = 0  # alarms raised by hand (motor_stall, battery_eri, ...)
         self.boluses = {}  # request_id -> entry dict (the persistent record)
@@ -92,13 +95,39 @@ class Pump:
 
     # ---- time ---------------------------------------------------------------------------------
     @property
+    def mono_ms(self):
+        """The pump's monotonic clock (ms): counts real running time, never set, never back."""
+        return self._mono_ms0 + self.now_ms - self._t0_ms
+
+    @property
+    def mono_s(self):
+        return self.mono_ms // 1000
+
+    @property
     def pump_ms(self):
-        return self._pump_ms0 + self.now_ms - self._t0_ms
+        """The pump's settable clock (ms), the time it reports."""
+        return self._offset_ms + self.mono_ms
 
     @property
     def pump_time(self):
         """Pump time in whole seconds (u32 on the wire)."""
         return (self.pump_ms // 1000) & 0xFFFFFFFF
+
+    def set_clock(self, delta_s):
+        """Someone sets the pump's clock `delta_s` seconds forward (or back): daylight saving, a
+        clinic visit. Only the reported time moves; the limits keep counting real time, and
+        every start the pump reports from now on is expressed in the new clock."""
+        self._offset_ms += delta_s * 1000
+        self._emit({"event": "clock_set", "delta_s": delta_s})
+        self.save()
+
+    def start_now_s(self, entry):
+        """When `entry` started, in the pump's clock as it reads now: now minus the bolus's age
+        on the monotonic clock. A clock set after the start moves this with it, so a handheld
+        that learns the start after the clock was set still counts the real time since it."""
+        if entry["status"] not in _STARTED:
+            return 0
+        return max(0, self.pump_time - (self.mono_s - entry["start_mono_s"]))
 
     def advance(self, ms):
         self.advance_to(self.now_ms + ms)
@@ -238,8 +267,13 @@ class Pump:
         return [e for e in self.boluses.values() if e["status"] in _STARTED]
 
     def starts(self):
-        """Start times (pump s) of every bolus that started (delivering, complete, stopped)."""
+        """Start times (pump s, as recorded at the start) of every bolus that started
+        (delivering, complete, stopped)."""
         return sorted(e["start_s"] for e in self._started())
+
+    def mono_starts(self):
+        """The same starts on the monotonic clock: what the pump's limits count."""
+        return sorted(e["start_mono_s"] for e in self._started())
 
     def _set_delivered(self, act):
         entry = act["entry"]
@@ -259,6 +293,7 @@ class Pump:
             "dose_ug": entry["dose_ug"],
             "delivered_ug": entry["delivered_ug"],
             "start_s": entry["start_s"],
+            "start_mono_s": entry["start_mono_s"],
         }
         if why:
             ev["why"] = why
@@ -292,7 +327,12 @@ class Pump:
         old = self.boluses.get(rid)
         if old is not None:
             self._emit({"event": "duplicate", "request_id": rid, "ack": old["ack"]})
-            return dict(old["ack"])
+            ack = dict(old["ack"])
+            if ack["accepted"] and self.start_now_s(old) != ack["start_s"]:
+                # the clock was set since: the same answer, its times in the clock as it reads now
+                ack["start_s"] = self.start_now_s(old)
+                ack["pump_time"] = self.pump_time
+            return ack
         now_s = self.pump_time
         if self.verify_bolus is not None:
             code = self.verify_bolus(fields)
@@ -319,10 +359,12 @@ class Pump:
             "delivered_ug": 0,
             "captured_s": fields["captured_s"],
             "reason": reason,
+            "start_mono_s": 0,
         }
         if reason == m.R_OK:
             entry["status"] = m.BOLUS_DELIVERING
             entry["start_s"] = now_s
+            entry["start_mono_s"] = self.mono_s
         entry["ack"] = {
             "request_id": rid,
             "accepted": 1 if reason == m.R_OK else 0,
@@ -375,6 +417,7 @@ class Pump:
             "delivered_ug": 0,
             "captured_s": 0,
             "reason": m.R_STALE,
+            "start_mono_s": 0,
             "closed": True,
             "ack": {"request_id": rid, "accepted": 0, "reason": m.R_STALE, "start_s": 0, "pump_time": now_s},
         }
@@ -385,7 +428,8 @@ class Pump:
 
     def check_bolus(self, fields, now_s=None):
         """The pump's own limits, in order; returns a pump reason code (0 = deliver). The
-        authentication hook runs before this, in bolus_request."""
+        authentication hook runs before this, in bolus_request. Lockout, the 24 h maximum and
+        the amount cap count on the monotonic clock: setting the pump's clock opens none."""
         if now_s is None:
             now_s = self.pump_time
         rx = self.rx
@@ -393,12 +437,15 @@ class Pump:
             return m.R_NO_PRESCRIPTION
         if fields["dose_ug"] != rx.dose_ug or fields["duration_s"] != rx.duration_s:
             return m.R_DOSE_MISMATCH
-        starts = self.starts()
-        last = starts[-1] if starts else None
+        started = self._started()
+        last_entry = max(started, key=lambda e: e["start_mono_s"]) if started else None
+        mono = self.mono_s
+        starts = [e["start_mono_s"] for e in started]
+        last = last_entry["start_mono_s"] if last_entry is not None else None
         captured = fields["captured_s"]
         if captured + self.stale_s < now_s or captured > now_s + self.stale_s:
             return m.R_STALE
-        if last is not None and captured < last:
+        if last_entry is not None and captured < self.start_now_s(last_entry):
             return m.R_STALE
         if self.alarms & m.HIGH_PRIORITY_MASK:
             return m.R_ALARM
@@ -406,37 +453,39 @@ class Pump:
             return m.R_BUSY
         if self._reservoir_ng < rx.dose_ug * 1000:
             return m.R_RESERVOIR
-        if last is not None and now_s < last + rx.lockout_s:
+        if last is not None and mono < last + rx.lockout_s:
             return m.R_LOCKOUT
-        if len([s for s in starts if s > now_s - DAY_S]) >= rx.max_per_24h:
+        if len([s for s in starts if s > mono - DAY_S]) >= rx.max_per_24h:
             return m.R_MAX_24H
         if rx.cap_ug and rx.cap_window_s:
-            if self.window_amount_ug(now_s, rx.cap_window_s) + rx.dose_ug > rx.cap_ug:
+            if self.window_amount_ug(rx.cap_window_s) + rx.dose_ug > rx.cap_ug:
                 return m.R_AMOUNT_CAP
         return m.R_OK
 
-    def window_amount_ug(self, now_s, window_s):
-        """What counts against the amount cap for (now_s - window_s, now_s]: the full dose of
-        every bolus whose delivery overlaps the window (stopped ones too, fail safe), plus the
-        basal rate over the whole window, rounded up."""
+    def window_amount_ug(self, window_s):
+        """What counts against the amount cap over the last `window_s` seconds (monotonic):
+        the full dose of every bolus whose delivery overlaps the window (stopped ones too,
+        fail safe), plus the basal rate over the whole window, rounded up."""
+        mono = self.mono_s
         total = -(-self.basal_ug_per_h * window_s // 3600)
         for e in self._started():
-            if e["start_s"] + e["duration_s"] > now_s - window_s:
+            if e["start_mono_s"] + e["duration_s"] > mono - window_s:
                 total += e["dose_ug"]
         return total
 
     # ---- the record ----------------------------------------------------------------------------
     def history(self):
         """(request_id, start_s, dose_ug, status) newest first: every bolus that started in the
-        last 86400 s + one lockout, or is still running."""
-        now_s = self.pump_time
+        last 86400 s + one lockout (monotonic), or is still running. start_s is in the clock
+        as it reads now (`start_now_s`)."""
+        mono = self.mono_s
         lockout = self.rx.lockout_s if self.rx is not None else 0
         keep = []
         for e in self._started():
-            if e["start_s"] > now_s - DAY_S - lockout or e["status"] == m.BOLUS_DELIVERING:
+            if e["start_mono_s"] > mono - DAY_S - lockout or e["status"] == m.BOLUS_DELIVERING:
                 keep.append(e)
-        keep.sort(key=lambda e: (e["start_s"], self._order.index(e["request_id"])), reverse=True)
-        return [(e["request_id"], e["start_s"], e["dose_ug"], e["status"]) for e in keep]
+        keep.sort(key=lambda e: (e["start_mono_s"], self._order.index(e["request_id"])), reverse=True)
+        return [(e["request_id"], self.start_now_s(e), e["dose_ug"], e["status"]) for e in keep]
 
     def last_request_id(self):
         return max(self.boluses) if self.boluses else 0
@@ -446,6 +495,7 @@ class Pump:
             "format": RECORD_FORMAT,
             "pump_id": self.pump_id,
             "pump_ms": self.pump_ms,
+            "mono_ms": self.mono_ms,
             "reservoir_ng": self._reservoir_ng,
             "concentration_ug_per_ml": self.concentration,
             "latched_alarms": self._latched,
@@ -489,6 +539,7 @@ class Pump:
         """Restore the persistent state; a bolus that was delivering is now stopped."""
         try:
             pump_ms = int(data["pump_ms"])
+            mono_ms = int(data.get("mono_ms", pump_ms))  # a record from before the two clocks
             boluses = data["boluses"]
             entries = []
             for e in boluses:
@@ -496,6 +547,7 @@ class Pump:
                 e["request_id"] = int(e["request_id"])
                 for key in ("status", "start_s", "dose_ug", "duration_s", "delivered_ug", "captured_s", "reason"):
                     e[key] = int(e[key])
+                e["start_mono_s"] = int(e.get("start_mono_s", e["start_s"] - (pump_ms - mono_ms) // 1000))
                 ack = e["ack"]
                 e["ack"] = {k: int(ack[k]) for k in ("request_id", "accepted", "reason", "start_s", "pump_time")}
                 entries.append(e)
@@ -504,9 +556,13 @@ class Pump:
             persisted = data.get("persisted", {})
         except (KeyError, TypeError, ValueError):
             raise RecordError("the record file %s is damaged or incomplete" % self.record_path)
-        if pump_ms > self.pump_ms:  # the pump's clock never runs backwards across a restart
-            self._pump_ms0 = pump_ms
-            self._t0_ms = self.now_ms
+        # Across a restart the settable clock keeps its offset and never runs backwards; the
+        # monotonic clock goes on from where it was, plus what the clock we started with says
+        # has passed since (nothing, if it is behind: a real-time limit then lasts longer).
+        passed = max(0, self.pump_ms - pump_ms)
+        self._offset_ms = pump_ms - mono_ms
+        self._mono_ms0 = mono_ms + passed
+        self._t0_ms = self.now_ms
         self.pump_id = int(data.get("pump_id", self.pump_id))
         self._reservoir_ng = reservoir_ng
         self.concentration = data.get("concentration_ug_per_ml", self.concentration)
@@ -583,7 +639,7 @@ class Pump:
                 "request_id": e["request_id"],
                 "found": 1,
                 "status": e["status"],
-                "start_s": e["start_s"],
+                "start_s": self.start_now_s(e),
                 "dose_ug": e["dose_ug"],
                 "delivered_ug": e["delivered_ug"],
                 "pump_time": now_s,

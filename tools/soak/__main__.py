@@ -43,7 +43,7 @@ def build_parser():
         prog="python -m tools.soak",
         description="Stress campaigns against the real handheld firmware and the pump emulator in virtual "
         "time. Default command: the random soak. Exit 1 if any invariant is violated.",
-        epilog="The soak's own options (--steps N --seed S --clock-sets ...) are listed by "
+        epilog="The soak's own options (--steps N --seed S --no-clock-sets ...) are listed by "
         "`python -m tools.soak soak --help`; `python -m tools.soak --steps 1000000` runs it.",
     )
     sub = ap.add_subparsers(dest="command", parser_class=_Parser)
@@ -66,7 +66,7 @@ def _soak_args(ap):
     ap.add_argument("--episode-steps", type=_positive, default=50000, help="steps before a fresh world with the next prescription (default 50000)")
     ap.add_argument("--checkpoint-every", type=_positive, default=2000, help="steps between clean-link settle checks (default 2000)")
     ap.add_argument("--progress-every", type=_positive, default=None, help="steps between progress lines (default steps/20)")
-    ap.add_argument("--clock-sets", action="store_true", help="also set the pump's clock forward and back now and then (exposes an open finding: see docs/benchmarks.md)")
+    ap.add_argument("--no-clock-sets", dest="clock_sets", action="store_false", help="never set the pump's clock (by default it is set forward and back now and then)")
 
 
 def main(argv=None):

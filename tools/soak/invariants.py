@@ -58,8 +58,10 @@ class Checker:
         self.hold_completes = 0
         self._pending_gesture = None
         # the pump's record
-        self.starts = {}  # request_id -> pump start_s
-        self._window = deque()  # pump start times in the last 24 h
+        self.starts = {}  # request_id -> pump start_s (its clock at the start)
+        self._shifts = [0]  # the pump's clock settings so far, cumulative (s)
+        self._shift_at_start = {}  # request_id -> index into _shifts when it started
+        self._window = deque()  # pump start times (monotonic) in the last 24 h
         self._last_start = None
         self._real = deque()  # the same in real (virtual) ms: pump clock changes cannot touch it
         self.pump_outcomes = {}  # complete / stopped
@@ -128,10 +130,19 @@ class Checker:
                 self.settled_not_given.add(a)
             self._agree(a, bool(b), c, "SETTLED")
 
+    def on_pump_clock(self, delta_s):
+        self._shifts.append(self._shifts[-1] + delta_s)
+
     def _agree(self, rid, delivered, start_s, what):
         started = self.starts.get(rid)
-        if delivered and started != start_s:
-            self.violation(V_SETTLED_WRONG, "%s %d start %s, pump says %s" % (what, rid, start_s, started))
+        if delivered:
+            # The pump states a start in its clock as it reads when it answers: the start it
+            # recorded moved by the clock settings since (any of them: a reply can be in flight
+            # while the clock is set).
+            i = self._shift_at_start.get(rid, len(self._shifts) - 1)
+            moved = set(x - self._shifts[i] for x in self._shifts[i:])
+            if started is None or start_s - started not in moved:
+                self.violation(V_SETTLED_WRONG, "%s %d start %s, pump says %s" % (what, rid, start_s, started))
         if not delivered and started is not None:
             self.violation(V_SETTLED_WRONG, "%s %d not given, pump started it at %d" % (what, rid, started))
 
@@ -164,7 +175,7 @@ class Checker:
             return
         if phase != "start":
             return
-        s = e["start_s"]
+        s = e["start_mono_s"]  # the pump's limits count on its monotonic clock
         if rid in self.starts:
             self.violation(V_DELIVERED_TWICE, "request %d" % rid)
         if rid not in self.granted:
@@ -184,7 +195,8 @@ class Checker:
             self.violation(V_MAX_24H, "%d starts in (%d, %d]" % (len(w), s - DAY_S, s))
         if self._last_start is None or s > self._last_start:
             self._last_start = s
-        self.starts[rid] = s
+        self.starts[rid] = e["start_s"]
+        self._shift_at_start[rid] = len(self._shifts) - 1
         # The same limits in real elapsed time (the pump counts whole seconds of its clock:
         # allow the second it rounds away).
         t = e.get("t_ms")

@@ -31,8 +31,8 @@ ACTIONS = (
     (0.4, "alarm_raise"),
     (1.6, "alarm_clear"),
 )
-# Off by default: the pump's clock being set (forward or back). The emulator has no such command;
-# with it the soak shows the open finding "limits in real time after a clock set and a reboot".
+# The pump's clock being set (forward or back, `Pump.set_clock`). On by default since the pump
+# counts its limits on a monotonic clock; `clock_sets=False` leaves it out.
 CLOCK_ACTIONS = ((0.3, "pump_clock"),)
 
 
@@ -168,7 +168,7 @@ def _merge(into, d):
         into[k] = into.get(k, 0) + d[k]
 
 
-def run_soak(steps, seed=1, episode_steps=50000, checkpoint_every=2000, presets=None, progress=None, progress_every=10000, clock_sets=False):
+def run_soak(steps, seed=1, episode_steps=50000, checkpoint_every=2000, presets=None, progress=None, progress_every=10000, clock_sets=True):
     """Run `steps` steps; returns Totals. `progress(done, totals, world, wall_s)` is called
     every `progress_every` steps; `clock_sets` adds the pump-clock action (CLOCK_ACTIONS)."""
     actions = ACTIONS + CLOCK_ACTIONS if clock_sets else ACTIONS

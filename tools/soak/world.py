@@ -312,10 +312,10 @@ class World:
         self.pump.clear_alarm(name)
 
     def pump_clock(self, delta_s):
-        """The pump's clock is set `delta_s` seconds forward (or back): its record keeps the
-        start times it had (the emulator has no clock command; this moves its time base)."""
+        """The pump's clock is set `delta_s` seconds forward (or back) (`Pump.set_clock`)."""
         self.count("pump_clock_set")
-        self.pump._pump_ms0 += delta_s * 1000
+        self.checker.on_pump_clock(delta_s)
+        self.pump.set_clock(delta_s)
 
     def refill(self, volume_ul=20000):
         self.refills += 1
