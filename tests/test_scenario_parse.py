@@ -52,11 +52,14 @@ def test_optional_keys_and_extras():
         "at 0:00:02 pump refill reservoir_ul=5000\n"
         "at 0:00:02 pump clear battery_eri\n"
         "at 0:00:03 link clean\n"
+        "at 0:00:04 pump clock +3600\n"
+        "at 0:00:05 pump clock -600\n"
         "end 0:01:00\n"
     )
     assert sc.rx is not None and sc.rx["cap_ug"] == 400 and sc.rx["version"] == 3
     assert sc.events[0].t_ms == 1250 and sc.events[0].args == {"s": 2.5}
     assert sc.events[1].args == {"action": "refill", "reservoir_ul": 5000}
+    assert [e.args["delta_s"] for e in sc.events[4:]] == [3600, -600]
     assert parse("prescription none\nend 0:00:10\n").rx is None
 
 
@@ -86,6 +89,9 @@ def test_optional_keys_and_extras():
         (RX + "at 0:00:00 pump alarm\nend 1:00:00\n", 2, "one alarm name"),
         (RX + "at 0:00:00 pump alarm fire\nend 1:00:00\n", 2, "unknown alarm fire"),
         (RX + "at 0:00:00 pump explode\nend 1:00:00\n", 2, "unknown pump command explode"),
+        (RX + "at 0:00:00 pump clock\nend 1:00:00\n", 2, "one signed number of seconds"),
+        (RX + "at 0:00:00 pump clock +1h\nend 1:00:00\n", 2, "whole number of seconds"),
+        (RX + "at 0:00:00 pump clock +864001\nend 1:00:00\n", 2, "at most 864000 s"),
         (RX + "at 0:00:00 press\n", 3, "no 'end"),
         (RX + "at 0:10:00 press\nend 0:05:00\n", 3, "before the last event"),
         (RX + "end 1:00:00\nat 2:00:00 press\n", 3, "nothing may follow"),

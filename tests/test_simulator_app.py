@@ -111,6 +111,10 @@ def test_fault_keys():
             assert app.speed == 600
             await pilot.press("f")
             assert any("PUMP refilled" in x for x in app.lines)
+            before = w.pump.pump_time
+            await pilot.press("k")
+            assert w.pump.pump_time - before >= 3600
+            assert any("PUMP clock set +60 min" in x for x in app.lines)
 
     asyncio.run(scenario())
 

@@ -76,6 +76,7 @@ class Pump:
         # the settable clock the pump reports, kept as an offset from it.
         self._mono_ms0 = 0
         self._offset_ms = start_s * 1000
+        self._start_s = start_s
         self._reservoir_ng = int(round(reservoir_ul * concentration_ug_per_ml))
         self._latched = 0  # alarms raised by hand (motor_stall, battery_eri, ...)
         self.boluses = {}  # request_id -> entry dict (the persistent record)
@@ -112,6 +113,12 @@ class Pump:
     def pump_time(self):
         """Pump time in whole seconds (u32 on the wire)."""
         return (self.pump_ms // 1000) & 0xFFFFFFFF
+
+    def clock_set_s(self, start_s=None):
+        """How far (s) the clock has been set from the one it started with (`start_s`, by
+        default the one this pump was created with) and its monotonic clock."""
+        base = self._start_s if start_s is None else start_s
+        return (self.pump_ms - self.mono_ms) // 1000 - base
 
     def set_clock(self, delta_s):
         """Someone sets the pump's clock `delta_s` seconds forward (or back): daylight saving, a

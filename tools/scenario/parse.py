@@ -6,11 +6,12 @@ One command a line, '#' starts a comment, times are H:MM:SS[.fff] from the start
     pump [reservoir_ul=..] [concentration_ug_per_ml=..] [basal_ug_per_h=..] [low_reservoir_ul=..]
     at H:MM:SS <press | tap | bounce | hold S | reboot | link down|up|clean |
                 link loss=P corrupt=P duplicate=P | pump alarm NAME | pump clear [NAME] |
-                pump refill [reservoir_ul=N]>
+                pump refill [reservoir_ul=N] | pump clock +S|-S>
     end H:MM:SS
 The full description is docs/scenarios.md.
 """
 
+MAX_CLOCK_SET_S = 10 * 86400
 RX_REQUIRED = ("dose_ug", "duration_s", "lockout_s", "max_per_24h")
 RX_OPTIONAL = {"cap_ug": 0, "cap_window_s": 0, "version": 1}
 PUMP_KEYS = {
@@ -179,7 +180,7 @@ def _command(words, line):
         return cmd, {"state": "faults", "faults": faults}
     if cmd == "pump":
         if not rest:
-            raise ScenarioError(line, "pump needs alarm NAME, clear or refill")
+            raise ScenarioError(line, "pump needs alarm NAME, clear, refill or clock +S|-S")
         sub = rest[0]
         if sub == "alarm":
             if len(rest) != 2:
@@ -200,7 +201,18 @@ def _command(words, line):
                     raise ScenarioError(line, "unknown pump refill key %s (known: reservoir_ul)" % k)
             ul = _int(pairs["reservoir_ul"], "reservoir_ul", line, 0, 10**9) if pairs else None
             return cmd, {"action": "refill", "reservoir_ul": ul}
-        raise ScenarioError(line, "unknown pump command %s (known: alarm, clear, refill)" % sub)
+        if sub == "clock":
+            if len(rest) != 2:
+                raise ScenarioError(line, "pump clock needs one signed number of seconds, e.g. +3600 or -600")
+            text = rest[1]
+            digits = text[1:] if text[:1] in ("+", "-") else text
+            if not digits.isdigit() or not digits.isascii():
+                raise ScenarioError(line, "pump clock needs a whole number of seconds, e.g. +3600 or -600, not %s" % text)
+            delta = int(digits) * (-1 if text[0] == "-" else 1)
+            if abs(delta) > MAX_CLOCK_SET_S:
+                raise ScenarioError(line, "pump clock moves at most %d s (10 days) at a time, not %s" % (MAX_CLOCK_SET_S, text))
+            return cmd, {"action": "clock", "delta_s": delta}
+        raise ScenarioError(line, "unknown pump command %s (known: alarm, clear, refill, clock)" % sub)
     raise ScenarioError(
         line, "unknown command %s (known: press, tap, bounce, hold, reboot, link, pump)" % cmd
     )

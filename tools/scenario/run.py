@@ -29,13 +29,20 @@ def apply(world, event):
         world.link(a["state"], a.get("faults"))
     elif cmd == "pump":
         action = a["action"]
-        world.emit({"event": "pump", "action": action, "alarm": a.get("alarm")} if action != "refill" else {"event": "pump", "action": "refill"})
+        if action == "refill":
+            world.emit({"event": "pump", "action": "refill"})
+        elif action == "clock":
+            world.emit({"event": "pump", "action": "clock", "delta_s": a["delta_s"]})
+        else:
+            world.emit({"event": "pump", "action": action, "alarm": a.get("alarm")})
         if action == "alarm":
             world.pump_alarm(a["alarm"])
         elif action == "clear":
             world.pump_clear(a["alarm"])
         elif action == "refill":
             world.pump_refill(a["reservoir_ul"])
+        elif action == "clock":
+            world.pump_clock(a["delta_s"])
     else:  # the parser only lets known commands through
         raise ValueError("unknown scenario command %r" % cmd)
 

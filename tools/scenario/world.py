@@ -53,6 +53,7 @@ def _t(ms):
 
 
 def _pump_t(s):
+    """Scenario seconds for a pump time (before any `pump clock` set: pump time - BASE_S)."""
     return s - BASE_S
 
 
@@ -459,6 +460,11 @@ class World:
             self.reasons[reason] = self.reasons.get(reason, 0) + 1
         self.emit(event)
 
+    def _pump_t(self, s):
+        """Scenario seconds for a time the handheld logged in the pump's clock, taking away
+        what the clock has been set by (`pump clock`) so far."""
+        return _pump_t(s) - self.pump.clock_set_s()
+
     def _on_record(self, r):
         self.records.append((self.t_ms, r))
         k = r.kind
@@ -467,12 +473,12 @@ class World:
         if k == ev.GRANTED:
             self._pending[r.a] = self.t_ms
         elif k == ev.DENIED:
-            nxt = None if r.b == NO_NEXT else _pump_t(r.b)
+            nxt = None if r.b == NO_NEXT else self._pump_t(r.b)
             reason = policy.REASON_NAMES.get(r.a, "code_%d" % r.a)
             self._request("denied", reason=reason, next_available_t=nxt, source="handheld")
         elif k == ev.DELIVERED:
             self._pending.pop(r.a, None)
-            self._request("granted", bolus_id=r.a, dose_ug=r.b, start_t=_pump_t(r.c))
+            self._request("granted", bolus_id=r.a, dose_ug=r.b, start_t=self._pump_t(r.c))
         elif k == ev.PUMP_REFUSED:
             self._pending.pop(r.a, None)
             reason = m.PUMP_REASONS.get(r.b, "pump_refused")
@@ -487,7 +493,7 @@ class World:
             self._uncertain.discard(r.a)
             event = {"event": "settled", "bolus_id": r.a, "delivered": bool(r.b)}
             if r.b:
-                event["start_t"] = _pump_t(r.c)
+                event["start_t"] = self._pump_t(r.c)
             self.emit(event)
         elif k == ev.ALARM:
             self.emit({"event": "alarm", "side": "handheld", "alarms": m.alarm_names(r.a), "raised": m.alarm_names(r.b)})
@@ -527,6 +533,8 @@ class World:
             self.emit({"event": "duplicate_request", "bolus_id": e["request_id"]}, t)
         elif kind == "refill":
             self.emit({"event": "refill", "reservoir_ug": e["reservoir_ug"]}, t)
+        elif kind == "clock_set":
+            self.emit({"event": "pump_clock", "delta_s": e["delta_s"]}, t)
         elif kind in ("frame_in", "frame_out"):
             if self.trace:
                 out = {"event": "frame", "dir": "to_pump" if kind == "frame_in" else "to_handheld", "type": e["type"], "seq": e["seq"]}
@@ -553,6 +561,11 @@ class World:
         names = [name] if name else list(m.ALARM_BITS)
         for n in names:
             self.pump.clear_alarm(n)
+
+    def pump_clock(self, delta_s):
+        """Someone sets the pump's clock `delta_s` seconds forward (or back)."""
+        self._pump_at_now()
+        self.pump.set_clock(delta_s)
 
     def pump_refill(self, reservoir_ul=None):
         self._pump_at_now()

@@ -104,6 +104,7 @@ class SimulatorApp(App):
         Binding("a", "alarm", "Alarm"),
         Binding("c", "clear", "Clear"),
         Binding("f", "refill", "Fill"),
+        Binding("k", "pump_clock", "Clock+1h"),
         Binding("v", "verbose", "Verbose", show=False),
         Binding("q", "quit_sim", "Quit"),
     ]
@@ -337,6 +338,8 @@ class SimulatorApp(App):
             return "PUMP duplicate request #%d: same answer, applied once" % e["bolus_id"], "yellow"
         if kind == "refill":
             return "PUMP refilled: %d µg" % e["reservoir_ug"], "yellow"
+        if kind == "pump_clock":
+            return "PUMP clock set %+d min (its limits count real time)" % (e["delta_s"] // 60), "yellow"
         if kind == "firmware_output":
             return "firmware: " + e["text"], "red"
         if kind == "pump":
@@ -412,6 +415,11 @@ class SimulatorApp(App):
         if not self.catch_up():
             return
         self.world.pump_refill(self.pump_cfg.get("reservoir_ul", 20000))
+
+    def action_pump_clock(self):
+        if not self.catch_up():
+            return
+        self.world.pump_clock(3600)
 
     def action_verbose(self):
         self.verbose = not self.verbose
