@@ -104,7 +104,7 @@ class SimulatorApp(App):
         Binding("a", "alarm", "Alarm"),
         Binding("c", "clear", "Clear"),
         Binding("f", "refill", "Fill"),
-        Binding("k", "pump_clock", "Clock+1h"),
+        Binding("k", "pump_clock", "Clock"),
         Binding("v", "verbose", "Verbose", show=False),
         Binding("q", "quit_sim", "Quit"),
     ]
@@ -194,6 +194,8 @@ class SimulatorApp(App):
 
     # ---- what the patient sees -------------------------------------------------------------
     def refresh_panels(self):
+        if not self.screen.query("#lcd"):
+            return  # the app is closing and its screen is gone (a tick can still fire)
         w = self.world
         lines = (list(w.display) + ["", "", "", ""])[:4]
         self.query_one("#lcd", Static).update("\n".join(x[:16].ljust(16) for x in lines))
@@ -218,7 +220,6 @@ class SimulatorApp(App):
     def pump_text(self):
         w = self.world
         p = w.pump
-        now_s = BASE_S + self.vt / 1000.0
         t = Text()
         ml = p.reservoir_ug / float(p.concentration) if p.concentration else 0.0
         t.append("Reservoir  ", style="bold")
@@ -227,7 +228,7 @@ class SimulatorApp(App):
         act = p.active_bolus()
         shown = 0
         if act is not None:
-            frac = (now_s - act["start_s"]) / float(act["duration_s"] or 1)
+            frac = (p.mono_ms / 1000.0 - act["start_mono_s"]) / float(act["duration_s"] or 1)
             frac = max(frac, act["delivered_ug"] / float(act["dose_ug"] or 1))
             shown = min(act["dose_ug"], int(act["dose_ug"] * max(0.0, min(1.0, frac))))
             t.append("#%d " % act["request_id"])
@@ -236,13 +237,13 @@ class SimulatorApp(App):
         else:
             t.append("none\n", style="grey50")
         started = [e for e in p.boluses.values() if e["status"] in (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED)]
-        day = [e for e in started if e["start_s"] > now_s - DAY_S]
+        day = [e for e in started if e["start_mono_s"] > p.mono_s - DAY_S]
         t.append("Last 24 h  ", style="bold")
         given = sum(e["delivered_ug"] for e in day if e is not act) + (shown if act is not None and act in day else 0)
         t.append("%d bolus%s, %d µg given\n" % (len(day), "" if len(day) == 1 else "es", given))
-        recent = sorted(started, key=lambda e: e["start_s"])[-3:]
+        recent = sorted(started, key=lambda e: e["start_mono_s"])[-3:]
         for e in reversed(recent):
-            t.append("  #%-3d %s %3d µg %s\n" % (e["request_id"], clock(e["start_s"] - BASE_S), e["dose_ug"], m.BOLUS_STATUS_NAMES.get(e["status"], "?")))
+            t.append("  #%-3d %s %3d µg %s\n" % (e["request_id"], clock(p.start_now_s(e) - BASE_S), e["dose_ug"], m.BOLUS_STATUS_NAMES.get(e["status"], "?")))
         t.append("Alarms     ", style="bold")
         names = m.alarm_names(p.alarms)
         if names:
@@ -258,7 +259,10 @@ class SimulatorApp(App):
         else:
             t.append("ok", style="green")
         t.append("\nPump time  ", style="bold")
-        t.append(clock(self.vt / 1000.0))
+        t.append(clock(p.pump_time - BASE_S))
+        moved = p.clock_set_s(BASE_S)
+        if moved:
+            t.append(" (clock set %+d min)" % (moved // 60), style="yellow")
         rx = p.rx
         t.append("\nRx         ", style="bold")
         if rx is None:
