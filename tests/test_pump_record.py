@@ -229,3 +229,14 @@ def test_a_record_from_before_the_monotonic_clock_still_loads(record):
     assert q.history()[0][:2] == (1, T0)
     ack = req(q, 2)
     assert (ack["accepted"], m.PUMP_REASONS[ack["reason"]]) == (0, "lockout")
+    assert q.clock_set_s() == 0
+
+
+def test_how_far_the_clock_was_set_is_kept_in_the_record(record):
+    p = Pump(rx=make_rx(), start_s=T0, record_path=record)
+    p.set_clock(3600)
+    p.set_clock(-600)
+    p.shutdown()
+    q = Pump(rx=make_rx(), start_s=T0 + 50000, record_path=record)  # restarted later
+    assert q.clock_set_s() == 3000
+    assert q.pump_time == T0 + 50000

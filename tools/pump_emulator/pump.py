@@ -76,7 +76,7 @@ class Pump:
         # the settable clock the pump reports, kept as an offset from it.
         self._mono_ms0 = 0
         self._offset_ms = start_s * 1000
-        self._start_s = start_s
+        self._clock_set_ms = 0  # how far the clock has been set, in all (kept in the record)
         self._reservoir_ng = int(round(reservoir_ul * concentration_ug_per_ml))
         self._latched = 0  # alarms raised by hand (motor_stall, battery_eri, ...)
         self.boluses = {}  # request_id -> entry dict (the persistent record)
@@ -114,17 +114,16 @@ class Pump:
         """Pump time in whole seconds (u32 on the wire)."""
         return (self.pump_ms // 1000) & 0xFFFFFFFF
 
-    def clock_set_s(self, start_s=None):
-        """How far (s) the clock has been set from the one it started with (`start_s`, by
-        default the one this pump was created with) and its monotonic clock."""
-        base = self._start_s if start_s is None else start_s
-        return (self.pump_ms - self.mono_ms) // 1000 - base
+    def clock_set_s(self):
+        """How far the clock has been set (s), forward minus back, since the record began."""
+        return self._clock_set_ms // 1000
 
     def set_clock(self, delta_s):
         """Someone sets the pump's clock `delta_s` seconds forward (or back): daylight saving, a
         clinic visit. Only the reported time moves; the limits keep counting real time, and
         every start the pump reports from now on is expressed in the new clock."""
         self._offset_ms += delta_s * 1000
+        self._clock_set_ms += delta_s * 1000
         self._emit({"event": "clock_set", "delta_s": delta_s})
         self.save()
 
@@ -277,10 +276,6 @@ class Pump:
         """Start times (pump s, as recorded at the start) of every bolus that started
         (delivering, complete, stopped)."""
         return sorted(e["start_s"] for e in self._started())
-
-    def mono_starts(self):
-        """The same starts on the monotonic clock: what the pump's limits count."""
-        return sorted(e["start_mono_s"] for e in self._started())
 
     def _set_delivered(self, act):
         entry = act["entry"]
@@ -503,6 +498,7 @@ class Pump:
             "pump_id": self.pump_id,
             "pump_ms": self.pump_ms,
             "mono_ms": self.mono_ms,
+            "clock_set_ms": self._clock_set_ms,
             "reservoir_ng": self._reservoir_ng,
             "concentration_ug_per_ml": self.concentration,
             "latched_alarms": self._latched,
@@ -547,6 +543,7 @@ class Pump:
         try:
             pump_ms = int(data["pump_ms"])
             mono_ms = int(data.get("mono_ms", pump_ms))  # a record from before the two clocks
+            clock_set_ms = int(data.get("clock_set_ms", 0))
             boluses = data["boluses"]
             entries = []
             for e in boluses:
@@ -569,6 +566,7 @@ class Pump:
         passed = max(0, self.pump_ms - pump_ms)
         self._offset_ms = pump_ms - mono_ms
         self._mono_ms0 = mono_ms + passed
+        self._clock_set_ms = clock_set_ms
         self._t0_ms = self.now_ms
         self.pump_id = int(data.get("pump_id", self.pump_id))
         self._reservoir_ng = reservoir_ng

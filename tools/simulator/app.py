@@ -260,7 +260,7 @@ class SimulatorApp(App):
             t.append("ok", style="green")
         t.append("\nPump time  ", style="bold")
         t.append(clock(p.pump_time - BASE_S))
-        moved = p.clock_set_s(BASE_S)
+        moved = p.clock_set_s()
         if moved:
             t.append(" (clock set %+d min)" % (moved // 60), style="yellow")
         rx = p.rx
