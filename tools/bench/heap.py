@@ -105,14 +105,14 @@ def _outcome(summary):
     return {k: summary.get(k) for k in keep}
 
 
-def day(heap="256K", days=1, path=None, **kw):
-    """Peaks over `days` of use: dict(peak_live, peak_poll, polls, heap_bytes, boot_live,
-    summary); `path`: a folder of .mpy modules to use instead of the sources."""
+def _probed(text, heap, path=None):
+    """Run scenario `text` with the heap probe: (summary, rows of [live, poll peak, ...] per
+    poll). Raises RuntimeError if the firmware crashed."""
     fd, report = tempfile.mkstemp(prefix="bench-heap-")
     os.close(fd)
     os.environ["BENCH_HEAP_OUT"] = report
     try:
-        summary, crash = _run(day_text(days, **kw), heap, _PROBE_CODE, path)
+        summary, crash = _run(text, heap, _PROBE_CODE, path)
         with open(report) as f:
             rows = [[int(x) for x in line.split()] for line in f if line.strip()]
     finally:
@@ -120,6 +120,13 @@ def day(heap="256K", days=1, path=None, **kw):
         os.remove(report)
     if summary is None:
         raise RuntimeError("the firmware crashed with %s heap: %s" % (heap, crash))
+    return summary, rows
+
+
+def day(heap="256K", days=1, path=None, **kw):
+    """Peaks over `days` of use: dict(peak_live, peak_poll, polls, heap_bytes, boot_live,
+    summary); `path`: a folder of .mpy modules to use instead of the sources."""
+    summary, rows = _probed(day_text(days, **kw), heap, path)
     return {
         "peak_live": max(r[0] for r in rows),
         "peak_poll": max(r[1] for r in rows),
@@ -172,18 +179,7 @@ def growth(days=(1, 3, 5)):
     out = {}
     for n in days:
         text = day_text(n, every_min=31, lockout_s=1800, max_per_24h=48).replace("reboot", "tap")
-        fd, report = tempfile.mkstemp(prefix="bench-heap-")
-        os.close(fd)
-        os.environ["BENCH_HEAP_OUT"] = report
-        try:
-            summary, crash = _run(text, "512K", _PROBE_CODE)
-            with open(report) as f:
-                rows = [[int(x) for x in line.split()] for line in f if line.strip()]
-        finally:
-            os.environ.pop("BENCH_HEAP_OUT", None)
-            os.remove(report)
-        if summary is None:
-            raise RuntimeError("the firmware crashed: %s" % crash)
+        summary, rows = _probed(text, "512K")
         out[n] = (max(r[0] for r in rows), summary["delivered"])
     return out
 
