@@ -23,7 +23,7 @@ RX = dict(version=1, dose_ug=50, duration_s=2, lockout_s=6, max_per_24h=20, cap_
 KEY = bytes(range(1, 33))
 # The firmware runs here from .py sources, compiled at import: that needs about 131 KB
 # (docs/benchmarks.md), more with a longer checkout path (module paths live on the heap).
-# 128K passed in /work/main and ran out in /check/work/main. A board runs .mpy (115 KB).
+# 128K passed in /work/main and ran out in /check/work/main. A board runs .mpy (120 KB, same doc).
 HEAP = "256K"
 
 
