@@ -2,7 +2,8 @@
 
     python -m tools.pump_emulator --pty --rx rx.txt --record pump.json --events -
 prints `pump emulator on /dev/pts/N`; point the handheld (or a test) at that device. Ctrl-C or
-SIGTERM stops it cleanly (the record is written). `--help` lists every option.
+SIGTERM stops it cleanly (the record is written). `--help` lists every option. With `--console`
+it takes operator commands on standard input while it runs (tools/pump_emulator/console.py).
 """
 
 import argparse
@@ -14,6 +15,7 @@ import sys
 import time
 
 from firmware import messages as m
+from tools.pump_emulator import console
 from tools.pump_emulator.port import PumpPort
 from tools.pump_emulator.pump import ALARM_BITS, DEFAULT_PUMP_ID, STALE_S, Pump, RecordError
 
@@ -208,6 +210,13 @@ def build_parser():
         action="append",
         default=[],
         help="raise this alarm at start (repeatable)",
+    )
+    pump.add_argument(
+        "--console",
+        action="store_true",
+        help="take operator commands on standard input while running (alarm, clear, refill, "
+        "clock, restart, silent, drop, corrupt, duplicate, delay, clean, status, help), one a "
+        "line, each answered on standard output",
     )
     pump.add_argument("--record", metavar="FILE", help="persistent bolus record (JSON; default: memory only)")
     pump.add_argument("--events", metavar="FILE", help="append events as JSON lines to FILE ('-': stderr)")
@@ -533,19 +542,26 @@ def run(args):
             pass
     t0 = time.monotonic()
     last_save = t0
+    operator = console.LineReader(sys.stdin.fileno()) if args.console else None
     try:
         while not stop:
             wait = _MAX_WAIT_S
             due = port.next_due_ms()
             if due is not None:
                 wait = max(0.0, min(wait, (due - pump.now_ms) / 1000.0 / speed))
+            watched = [line.fd]
+            if operator is not None and operator.open:
+                watched.append(operator.fd)
             try:
-                ready, _, _ = select.select([line.fd], [], [], wait)
+                ready, _, _ = select.select(watched, [], [], wait)
             except InterruptedError:
                 ready = []
-            data = line.read() if ready else b""
+            data = line.read() if line.fd in ready else b""
             now = time.monotonic()
-            out = port.feed(data, int((now - t0) * 1000 * speed))
+            now_ms = int((now - t0) * 1000 * speed)
+            if operator is not None and operator.fd in ready:
+                _operate(operator, pump, port, events, now_ms)
+            out = port.feed(data, now_ms)
             while out:
                 n = line.write(out)
                 if n <= 0:
@@ -567,6 +583,20 @@ def run(args):
             line.close()
             events.close()
     return 0
+
+
+def _operate(operator, pump, port, events, now_ms):
+    """Carry out the operator's complete lines at pump time `now_ms`, answering each."""
+    for text in operator.read_lines(lambda fd: os.read(fd, 4096)):
+        pump.advance_to(now_ms)
+        try:
+            answer, event = console.execute(text, pump, port)
+        except OSError as e:  # the record could not be written: say so, keep running
+            answer, event = "error: cannot write the record: %s." % (e.strerror or e), None
+        if event is not None:
+            events(event)
+        if answer is not None:
+            print(answer, flush=True)
 
 
 def _rx_dict(rx):

@@ -272,6 +272,11 @@ class Pump:
     def _started(self):
         return [e for e in self.boluses.values() if e["status"] in _STARTED]
 
+    def started_within(self, window_s):
+        """The entries of boluses that started in the last `window_s` seconds (monotonic)."""
+        mono = self.mono_s
+        return [e for e in self._started() if e["start_mono_s"] > mono - window_s]
+
     def starts(self):
         """Start times (pump s, as recorded at the start) of every bolus that started
         (delivering, complete, stopped)."""

@@ -11,7 +11,8 @@ One command a line, '#' starts a comment, times are H:MM:SS[.fff] from the start
 The full description is docs/scenarios.md.
 """
 
-MAX_CLOCK_SET_S = 10 * 86400
+from tools.pump_emulator.console import CommandError, parse_clock_set
+
 RX_REQUIRED = ("dose_ug", "duration_s", "lockout_s", "max_per_24h")
 RX_OPTIONAL = {"cap_ug": 0, "cap_window_s": 0, "version": 1}
 PUMP_KEYS = {
@@ -204,13 +205,10 @@ def _command(words, line):
         if sub == "clock":
             if len(rest) != 2:
                 raise ScenarioError(line, "pump clock needs one signed number of seconds, e.g. +3600 or -600")
-            text = rest[1]
-            digits = text[1:] if text[:1] in ("+", "-") else text
-            if not digits.isdigit() or not digits.isascii():
-                raise ScenarioError(line, "pump clock needs a whole number of seconds, e.g. +3600 or -600, not %s" % text)
-            delta = int(digits) * (-1 if text[0] == "-" else 1)
-            if abs(delta) > MAX_CLOCK_SET_S:
-                raise ScenarioError(line, "pump clock moves at most %d s (10 days) at a time, not %s" % (MAX_CLOCK_SET_S, text))
+            try:
+                delta = parse_clock_set(rest[1])
+            except CommandError as e:
+                raise ScenarioError(line, "pump clock: %s" % e)
             return cmd, {"action": "clock", "delta_s": delta}
         raise ScenarioError(line, "unknown pump command %s (known: alarm, clear, refill, clock)" % sub)
     raise ScenarioError(

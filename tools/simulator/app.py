@@ -237,7 +237,7 @@ class SimulatorApp(App):
         else:
             t.append("none\n", style="grey50")
         started = [e for e in p.boluses.values() if e["status"] in (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED)]
-        day = [e for e in started if e["start_mono_s"] > p.mono_s - DAY_S]
+        day = p.started_within(DAY_S)
         t.append("Last 24 h  ", style="bold")
         given = sum(e["delivered_ug"] for e in day if e is not act) + (shown if act is not None and act in day else 0)
         t.append("%d bolus%s, %d µg given\n" % (len(day), "" if len(day) == 1 else "es", given))
