@@ -207,6 +207,7 @@ class App:
         self._in_flight = rid
         self.link.request_bolus(rid, rx.dose_ug, rx.duration_s, now_s)
         self.phase = REQUESTING
+        self.link.send_queued(now)
 
     def _used_24h(self, now_s):
         n = 0

@@ -109,6 +109,12 @@ class LinkClient:
             fields["tag"] = auth.bolus_tag(self.key, request_id, dose_ug, duration_s, captured_s, request_id)
         self._bolus = fields
 
+    def send_queued(self, now):
+        """Send a queued bolus request at once when no exchange is under way (instead of at
+        the next poll, one loop period later)."""
+        if self._bolus is not None and self._pending is None and not self._backing_off(now):
+            self._next_request(now)
+
     def add_uncertain(self, request_id, dose_ug):
         """A request whose outcome is unknown (e.g. found unsettled in the log at boot)."""
         self.uncertain[request_id] = dose_ug

@@ -67,8 +67,8 @@ def latency(t, args):
         t.add(name, "%s median" % _ms(L.median(v)), "p99 %s, max %s, n=%d; %s" % (_ms(L.pct(v, 0.99)), _ms(max(v)), len(v), notes),
               key=key, raw={"median_us": L.median(v), "p99_us": L.pct(v, 0.99), "max_us": max(v), "n": len(v)})
 
-    dist("hold complete -> request logged, queued", "queued", "PRESS+GRANTED appended to flash, policy, HMAC tag")
-    dist("hold complete -> frame written to serial", "write", "the link sends at its next poll: one 10 ms loop sleep")
+    dist("hold complete -> end of that poll", "queued", "PRESS+GRANTED appended to flash, policy, HMAC tag, frame sent")
+    dist("hold complete -> frame written to serial", "write", "sent in the same poll when the line is free")
     dist("press-to-wire: hold complete -> last byte at pump", "wire", "timestamped in the pump process (CLOCK_MONOTONIC)")
     t.add("wire time of the %d-byte BOLUS_REQ at 115200 baud" % r["bytes"], _ms(floor), "physical floor: bytes*10/115200 (8N1); a pty adds none", key="wire_floor_us", raw=floor)
     dist("round trip: hold complete -> pump's accept processed", "rtt", "the ack is read at the firmware's next poll")

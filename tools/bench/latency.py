@@ -3,9 +3,9 @@ the pump emulator (CPython, tools/bench/pumpserver.py) on the other end.
 
 `measure(presses)` returns a dict of sample lists (microseconds) and the frame size:
   queued  HOLD_COMPLETE -> the end of that poll: PRESS and GRANTED logged (file appends), the
-          policy decided, the request queued for the link (the firmware's CPU work);
-  write   HOLD_COMPLETE -> the BOLUS_REQ frame handed to the serial port (write returned): the
-          link sends queued requests at its next poll, one loop period (10 ms sleep) later;
+          policy decided, the request tagged and sent (the firmware's CPU work);
+  write   HOLD_COMPLETE -> the BOLUS_REQ frame handed to the serial port (write returned), in
+          the same poll when no other exchange is under way (LinkClient.send_queued);
   wire    HOLD_COMPLETE -> the frame's last byte read by the pump process (both timestamps on
           CLOCK_MONOTONIC, which MicroPython's unix port uses for ticks_us);
   rtt     HOLD_COMPLETE -> the firmware processed the pump's BOLUS_ACK (accepted);

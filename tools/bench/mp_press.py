@@ -5,7 +5,7 @@ Run by tools/bench/latency.py: `micropython mp_press.py UART PRESSES` in a folde
 data/key.bin and data/rx.bin. Its main loop is firmware.main.run's (poll, sleep 10 ms). For
 each press it prints `bench press <rid> <hold_us> <write_us> <accepted_us> <bytes> <queued_us>`
 (time.ticks_us, CLOCK_MONOTONIC on the unix port: hold complete, BOLUS_REQ written, accept
-handled, frame size, end of the poll that logged and queued it), at the end
+handled, frame size, end of the poll that logged and sent it), at the end
 `bench poll <median_us> <p99_us> <n>` for the cost of app.poll() while idle.
 """
 
@@ -137,7 +137,7 @@ def main():
         t1 = ticks_us()
         dt = ticks_diff(t1, t0)
         if probe.hold_us is not None and probe.queued_us is None:
-            probe.queued_us = t1  # the poll that saw the hold complete has logged and queued it
+            probe.queued_us = t1  # the poll that saw the hold complete has logged and sent it
         if state == "wait" and link.synced:
             polls[npolls % len(polls)] = dt
             npolls += 1
