@@ -11,15 +11,14 @@ import json
 import os
 import select
 import sys
-import termios
 import time
-import tty
 
 from firmware import auth, frame
 from firmware import messages as m
 from firmware.prescription import Prescription
 from tools.pump_emulator.port import PumpPort
 from tools.pump_emulator.pump import Pump
+from tools.pump_emulator.rawpty import open_raw_pty
 
 # The benchmark's prescription: 50 ug over 1 s, lockout 1 s and no daily maximum, so that a
 # press can be timed every 1.3 s. Built without from_fields on purpose (a clinic could not
@@ -35,19 +34,6 @@ def _now_us():
     return time.monotonic_ns() // 1000
 
 
-class Pty:
-    def __init__(self):
-        self.fd, self.slave = os.openpty()
-        self.path = os.ttyname(self.slave)
-        tty.setraw(self.slave)
-        attrs = termios.tcgetattr(self.slave)
-        attrs[1] &= ~termios.OPOST
-        attrs[6][termios.VMIN] = 0
-        attrs[6][termios.VTIME] = 0
-        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
-        os.set_blocking(self.fd, False)
-
-
 def main(argv=None):
     args = list(sys.argv[1:] if argv is None else argv)
     key = None
@@ -57,8 +43,8 @@ def main(argv=None):
     if key is not None:
         pump.verify_bolus = auth.make_pump_verifier(key, store=pump)
     port = PumpPort(pump)
-    line = Pty()
-    print("pty %s" % line.path, flush=True)
+    fd, _slave, path = open_raw_pty()  # the slave stays open while we serve
+    print("pty %s" % path, flush=True)
     probe = frame.Deframer()
     t0 = time.monotonic()
     requests = {}
@@ -66,11 +52,11 @@ def main(argv=None):
     stdin = sys.stdin.fileno()
     running = True
     while running:
-        ready, _, _ = select.select([line.fd, stdin], [], [], 0.02)
+        ready, _, _ = select.select([fd, stdin], [], [], 0.02)
         data = b""
-        if line.fd in ready:
+        if fd in ready:
             try:
-                data = os.read(line.fd, 4096)
+                data = os.read(fd, 4096)
             except (BlockingIOError, OSError):
                 data = b""
         if stdin in ready and not os.read(stdin, 4096):
@@ -85,7 +71,7 @@ def main(argv=None):
         now_ms = int((time.monotonic() - t0) * 1000)
         out = port.feed(data, now_ms)
         if out:
-            os.write(line.fd, out)
+            os.write(fd, out)
             t_out = _now_us()
             for fr in frame.Deframer().feed(out):
                 if fr.error is None and fr.msg_type == m.BOLUS_ACK:

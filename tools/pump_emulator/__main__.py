@@ -392,19 +392,9 @@ class _Pty:
     """Master end of a new pseudo-terminal, raw, non-blocking; `.path` is the slave's device."""
 
     def __init__(self):
-        import termios
-        import tty
+        from tools.pump_emulator.rawpty import open_raw_pty
 
-        self.fd, self._slave = os.openpty()
-        self.path = os.ttyname(self._slave)
-        tty.setraw(self._slave)
-        attrs = termios.tcgetattr(self._slave)
-        attrs[1] &= ~termios.OPOST  # no output processing: bytes go through unchanged
-        attrs[6][termios.VMIN] = 0
-        attrs[6][termios.VTIME] = 0
-        termios.tcsetattr(self._slave, termios.TCSANOW, attrs)
-        os.set_blocking(self.fd, False)
-        # The slave stays open here too, so the master never sees EIO when a client closes it.
+        self.fd, self._slave, self.path = open_raw_pty()
 
     def read(self):
         try:

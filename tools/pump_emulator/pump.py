@@ -445,14 +445,11 @@ class Pump:
         if fields["dose_ug"] != rx.dose_ug or fields["duration_s"] != rx.duration_s:
             return m.R_DOSE_MISMATCH
         started = self._started()
-        last_entry = max(started, key=lambda e: e["start_mono_s"]) if started else None
-        mono = self.mono_s
-        starts = [e["start_mono_s"] for e in started]
-        last = last_entry["start_mono_s"] if last_entry is not None else None
+        last = max(started, key=lambda e: e["start_mono_s"]) if started else None
         captured = fields["captured_s"]
         if captured + self.stale_s < now_s or captured > now_s + self.stale_s:
             return m.R_STALE
-        if last_entry is not None and captured < self.start_now_s(last_entry):
+        if last is not None and captured < self.start_now_s(last):
             return m.R_STALE
         if self.alarms & m.HIGH_PRIORITY_MASK:
             return m.R_ALARM
@@ -460,9 +457,9 @@ class Pump:
             return m.R_BUSY
         if self._reservoir_ng < rx.dose_ug * 1000:
             return m.R_RESERVOIR
-        if last is not None and mono < last + rx.lockout_s:
+        if last is not None and self.mono_s < last["start_mono_s"] + rx.lockout_s:
             return m.R_LOCKOUT
-        if len([s for s in starts if s > mono - DAY_S]) >= rx.max_per_24h:
+        if len(self.started_within(DAY_S)) >= rx.max_per_24h:
             return m.R_MAX_24H
         if rx.cap_ug and rx.cap_window_s:
             if self.window_amount_ug(rx.cap_window_s) + rx.dose_ug > rx.cap_ug:
@@ -485,12 +482,11 @@ class Pump:
         """(request_id, start_s, dose_ug, status) newest first: every bolus that started in the
         last 86400 s + one lockout (monotonic), or is still running. start_s is in the clock
         as it reads now (`start_now_s`)."""
-        mono = self.mono_s
         lockout = self.rx.lockout_s if self.rx is not None else 0
-        keep = []
-        for e in self._started():
-            if e["start_mono_s"] > mono - DAY_S - lockout or e["status"] == m.BOLUS_DELIVERING:
-                keep.append(e)
+        keep = self.started_within(DAY_S + lockout)
+        act = self.active_bolus()
+        if act is not None and act not in keep:
+            keep.append(act)
         keep.sort(key=lambda e: (e["start_mono_s"], self._order.index(e["request_id"])), reverse=True)
         return [(e["request_id"], self.start_now_s(e), e["dose_ug"], e["status"]) for e in keep]
 

@@ -52,11 +52,6 @@ def _t(ms):
     return ms // 1000 if ms % 1000 == 0 else round(ms / 1000.0, 3)
 
 
-def _pump_t(s):
-    """Scenario seconds for a pump time (before any `pump clock` set: pump time - BASE_S)."""
-    return s - BASE_S
-
-
 def _split_frames(data):
     """Wire bytes -> list of frames, each ending with its 0x00 (a trailing partial kept)."""
     parts = data.split(b"\x00")
@@ -463,7 +458,7 @@ class World:
     def _pump_t(self, s):
         """Scenario seconds for a time the handheld logged in the pump's clock, taking away
         what the clock has been set by (`pump clock`) so far."""
-        return _pump_t(s) - self.pump.clock_set_s()
+        return s - BASE_S - self.pump.clock_set_s()
 
     def _on_record(self, r):
         self.records.append((self.t_ms, r))

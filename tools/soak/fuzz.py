@@ -326,17 +326,26 @@ def random_text(rng):
     return text
 
 
-def check_text(res, text):
+def _parsed(res, parse, data):
+    """`parse(data)` counted: the prescription, or None when refused (as it should be, with a
+    PrescriptionError) or when anything else escaped (a finding)."""
     res.inputs += 1
     try:
-        rx = rxmod.parse_text(text)
+        rx = parse(data)
     except rxmod.PrescriptionError:
         res.rejected += 1
         return None
     except Exception as e:
-        res.bad("escaped", "parse_text(%r): %r" % (text[:80], e))
+        res.bad("escaped", "%s(%r): %r" % (parse.__name__, data[:80], e))
         return None
     res.accepted += 1
+    return rx
+
+
+def check_text(res, text):
+    rx = _parsed(res, rxmod.parse_text, text)
+    if rx is None:
+        return None
     ref = ref_text(text)
     if ref is None or not ref_valid(ref) or ref != rx.fields():
         res.bad("invalid", "parse_text(%r) accepted %r (reference reading %r)" % (text[:120], rx, ref))
@@ -358,16 +367,9 @@ def random_canonical(rng):
 
 
 def check_canonical(res, b):
-    res.inputs += 1
-    try:
-        rx = rxmod.parse_canonical(b)
-    except rxmod.PrescriptionError:
-        res.rejected += 1
+    rx = _parsed(res, rxmod.parse_canonical, b)
+    if rx is None:
         return None
-    except Exception as e:
-        res.bad("escaped", "parse_canonical(%r): %r" % (b[:80], e))
-        return None
-    res.accepted += 1
     try:
         text = b.decode("ascii")
         ok = text.startswith("rx1;")
