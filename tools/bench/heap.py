@@ -90,12 +90,13 @@ class _Entry:
         driver._CODE, driver.command, driver.REPO = self.saved
 
 
-def _run(text, heap, code=None, path=None):
-    """(summary or None if the firmware crashed, crash reason)."""
+def _run(text, heap, code=None, path=None, interpreter="micropython"):
+    """(summary or None if the firmware crashed, crash reason). `interpreter`: the unix port,
+    or a Cortex-M target of tools.mcu (qemu, qemu-mps2_an385-mpy, ...)."""
     scenario = parse(text)
     try:
         with _Entry(code, path):
-            return run_scenario(scenario, interpreter="micropython", heap=heap), None
+            return run_scenario(scenario, interpreter=interpreter, heap=heap), None
     except FirmwareCrashed as e:
         return None, e.reason + (" " + e.output.splitlines()[-1] if e.output else "")
 
@@ -105,14 +106,14 @@ def _outcome(summary):
     return {k: summary.get(k) for k in keep}
 
 
-def _probed(text, heap, path=None):
+def _probed(text, heap, path=None, interpreter="micropython"):
     """Run scenario `text` with the heap probe: (summary, rows of [live, poll peak, ...] per
     poll). Raises RuntimeError if the firmware crashed."""
     fd, report = tempfile.mkstemp(prefix="bench-heap-")
     os.close(fd)
     os.environ["BENCH_HEAP_OUT"] = report
     try:
-        summary, crash = _run(text, heap, _PROBE_CODE, path)
+        summary, crash = _run(text, heap, _PROBE_CODE, path, interpreter)
         with open(report) as f:
             rows = [[int(x) for x in line.split()] for line in f if line.strip()]
     finally:
@@ -123,11 +124,15 @@ def _probed(text, heap, path=None):
     return summary, rows
 
 
-def day(heap="256K", days=1, path=None, **kw):
+def day(heap="256K", days=1, path=None, interpreter="micropython", text=None, **kw):
     """Peaks over `days` of use: dict(peak_live, peak_poll, polls, heap_bytes, boot_live,
-    summary); `path`: a folder of .mpy modules to use instead of the sources."""
-    summary, rows = _probed(day_text(days, **kw), heap, path)
+    garbage_min, garbage_idle, idle_polls, summary); `path`: a folder of .mpy modules to use
+    instead of the sources; `text`: another scenario than the day."""
+    summary, rows = _probed(text or day_text(days, **kw), heap, path, interpreter)
     return {
+        "garbage_min": min(r[5] for r in rows),  # the least garbage any poll made
+        "garbage_idle": max(rows, key=lambda r: r[7])[6],  # the most common: an idle poll
+        "idle_polls": sum(r[7] for r in rows),
         "peak_live": max(r[0] for r in rows),
         "peak_poll": max(r[1] for r in rows),
         "polls": sum(r[2] for r in rows),
@@ -152,18 +157,21 @@ def mpy_folder():
     return out
 
 
-def smallest_heap(lo_kb=16, hi_kb=256, days=1, path=None):
+def smallest_heap(lo_kb=16, hi_kb=256, days=1, path=None, interpreter="micropython", text=None, ref=None):
     """The smallest -X heapsize (KB) with which the day completes with the reference outcome
-    (firmware.main.run's own entry, no probe); `path`: a folder of .mpy modules to use."""
-    text = day_text(days)
-    ref, crash = _run(text, "%dK" % hi_kb, None, path)
+    (firmware.main.run's own entry, no probe); `path`: a folder of .mpy modules to use; `ref`:
+    the reference summary if known (else a run with `hi_kb`)."""
+    text = text or day_text(days)
+    crash = None
+    if ref is None:
+        ref, crash = _run(text, "%dK" % hi_kb, None, path, interpreter)
     if ref is None:
         raise RuntimeError("the day does not complete even with %d KB: %s" % (hi_kb, crash))
     want = _outcome(ref)
     tried = []
     while hi_kb - lo_kb > 1:
         mid = (lo_kb + hi_kb) // 2
-        got, crash = _run(text, "%dK" % mid, None, path)
+        got, crash = _run(text, "%dK" % mid, None, path, interpreter)
         ok = got is not None and _outcome(got) == want
         tried.append((mid, ok))
         if ok:

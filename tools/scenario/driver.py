@@ -12,8 +12,13 @@ import shutil
 import subprocess
 import sys
 
+from tools.mcu import INTERPRETERS as MCU_INTERPRETERS
+from tools.mcu import interpreter_target
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INTERPRETERS = ("micropython", "cpython")
+_TOOLS_ROOT = REPO  # where `python -m tools.mcu` runs from (tools.bench may swap REPO)
+# qemu*: the firmware on an emulated Cortex-M (python -m tools.mcu run, see tools/mcu/qemu.py).
+INTERPRETERS = ("micropython", "cpython") + MCU_INTERPRETERS
 DEFAULT_HEAP = "256K"
 BOARD = "lockstep"
 _CODE = "from firmware import main; main.run(%r)" % BOARD
@@ -68,6 +73,12 @@ def command(interpreter, heap=DEFAULT_HEAP):
         return [exe, "-X", "heapsize=" + heap, "-c", _CODE], {"MICROPYPATH": ".frozen:" + REPO}
     if interpreter == "cpython":
         return [sys.executable, "-u", "-c", _CODE], {"PYTHONPATH": REPO, "PYTHONDONTWRITEBYTECODE": "1"}
+    mcu = interpreter_target(interpreter)
+    if mcu is not None:
+        argv = [sys.executable, "-m", "tools.mcu", "run", "--target", mcu[0], "--variant", mcu[1], "-c", _CODE]
+        if heap and heap != DEFAULT_HEAP:  # the unix port's default; each MCU target has its own
+            argv += ["--heap", heap]
+        return argv, {"PYTHONPATH": _TOOLS_ROOT}
     raise ValueError("unknown interpreter %r (known: %s)" % (interpreter, ", ".join(INTERPRETERS)))
 
 

@@ -1,0 +1,4 @@
+# pyright: reportUndefinedVariable=false
+# MicroPython manifest: freeze exactly what tools.deploy puts on board host (see ../manifest.py).
+# make -C ports/<port> BOARD=... FROZEN_MANIFEST=$PWD/boards/host/manifest.py
+include("../manifest.py", board="host")
