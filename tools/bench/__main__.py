@@ -1,8 +1,9 @@
-"""`python -m tools.bench [--quick] [--only latency,heap,size,idle,sim] [--presses N] [--json FILE]`
+"""`python -m tools.bench [--quick] [--only latency,heap,size,idle,sim,mcu] [--presses N] [--json FILE]`
 
 Measures and prints a table: press-to-wire latency and round trip (MicroPython unix port over
 a real pty, CPython pump), heap over a simulated day and the smallest heap that completes it,
-.mpy size per board, idle CPU of the host firmware, simulation speed. docs/benchmarks.md says
+.mpy size per board, idle CPU of the host firmware, simulation speed; with `--only mcu`, the heap
+on the emulated Cortex-M (tools/mcu, about an hour for the four runs of --mcu). docs/benchmarks.md says
 what each figure means and how it was measured. Exit 1 when a benchmark could not run.
 """
 
@@ -13,6 +14,10 @@ import sys
 import time
 
 SECTIONS = ("latency", "heap", "size", "idle", "sim")
+EXTRA = ("mcu",)  # only with --only: the emulated Cortex-M (minutes per target; tools/mcu)
+MCU_RUNS = "microbit:frozen,mps2_an385:frozen,mps2_an385:mpy,microbit:mpy"
+# Where the bisection for the smallest heap looks (KB): it completes at hi, not at lo.
+MCU_RANGE = {"frozen": (24, 64), "mpy": (48, 128)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,23 +144,56 @@ def sim(t, args):
     t.add("soak harness (in-process, fakes)", "%.1f sim-days/s" % r["sim_days_per_s"], "%d steps in %.1f s: %.0f steps/s, %.0f polls/s, %d violations" % (r["steps"], r["wall_s"], r["steps_per_s"], r["polls_per_s"], r["violations"]), key="soak", raw=r)
 
 
+def mcu(t, args):
+    from tools.bench import heap as H
+    from tools.bench import mcu as M
+    from tools.mcu import TARGETS, build
+
+    ref = None if args.quick else M.reference()
+    for run in args.mcu.split(","):
+        target, _, variant = run.strip().partition(":")
+        variant = variant or "frozen"
+        cpu = TARGETS[target]["cpu"]
+        how = "python -m tools.bench --only mcu --mcu %s:%s" % (target, variant)
+        t.section("heap on the emulated %s (qemu %s, MicroPython's qemu port), %s: %s" % (cpu, target, "frozen firmware" if variant == "frozen" else ".mpy files on littlefs", how))
+        text = M.short_day_text() if args.quick else None
+        d = M.day(target, variant, text=text)
+        s = d["summary"]
+        key = "mcu_%s_%s_" % (target, variant)
+        elf = build.cached(target, variant)
+        size = build.size_of(elf) if elf else {}
+        if size:
+            t.add("firmware image (text)", _kb(size["text"]), "bss %s (heap, RAM disk, state)" % _kb(size["bss"]), key=key + "text", raw=size["text"])
+        t.add("live heap after boot", _kb(d["boot_live"]), "heap %s; gc.collect() then gc.mem_alloc()" % _kb(d["heap_bytes"]), key=key + "boot_live", raw=d["boot_live"])
+        t.add("peak live heap over the day", _kb(d["peak_live"]), "%d polls, %d boots, %d granted, %d denied%s" % (d["polls"], d["boots"], s["granted"], s["denied"], " (shortened day)" if text else ""), key=key + "peak_live", raw=d["peak_live"])
+        t.add("peak heap within one poll", _kb(d["peak_poll"]), "live + the garbage one poll makes", key=key + "peak_poll", raw=d["peak_poll"])
+        t.add("garbage per idle poll", "%d B" % d["garbage_idle"], "the most common garbage per poll (%d polls); the least any poll made: %d B" % (d["idle_polls"], d["garbage_min"]), key=key + "garbage_idle", raw=d["garbage_idle"])
+        if not args.quick:
+            lo, hi = MCU_RANGE[variant]
+            kb, tried = M.smallest(target, variant, lo, hi, ref=ref)
+            t.add("smallest heap completing the day", "%d KB" % kb, "MICROPY_HEAP_SIZE bisection, the unix port's outcome: %s" % ", ".join("%d%s" % (k, "+" if ok else "-") for k, ok in tried), key=key + "min_heap_kb", raw=kb)
+        if H._outcome(s) != H._outcome(ref or M.reference(text)):
+            t.add("outcome", "differs", "from the unix port's: %s" % H._outcome(s), key=key + "outcome_differs", raw=H._outcome(s))
+
+
 def main(argv=None):
     ap = _Parser(prog="python -m tools.bench", description="Measure the firmware and print a table of figures (docs/benchmarks.md).")
     ap.add_argument("--quick", action="store_true", help="fewer presses, shorter runs, no heap bisection (a smoke test)")
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: %s (default all)" % ",".join(SECTIONS))
     ap.add_argument("--presses", type=int, default=None, help="presses to time, about 1.3 s each (default 120, quick 10)")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--mcu", default=MCU_RUNS, metavar="TARGET:VARIANT,...", help="Cortex-M runs of --only mcu (default %s)" % MCU_RUNS)
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     for s in only:
-        if s not in SECTIONS:
-            ap.error("unknown section %r (known: %s)" % (s, ", ".join(SECTIONS)))
+        if s not in SECTIONS + EXTRA:
+            ap.error("unknown section %r (known: %s)" % (s, ", ".join(SECTIONS + EXTRA)))
     if args.presses is not None and args.presses < 1:
         ap.error("--presses must be at least 1")
     t = Table()
     failed = []
     t0 = time.time()
-    for name in SECTIONS:
+    for name in SECTIONS + EXTRA:
         if name not in only:
             continue
         try:
