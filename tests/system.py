@@ -5,6 +5,7 @@ event log on fakes, wired through a FakeSerialPair to the real pump emulator (Pu
 `log_records()` and `delivered()` let a test check what happened.
 """
 
+from firmware import eventlog as ev
 from firmware import prescription
 from firmware.app import App
 from firmware.link import LinkClient
@@ -42,6 +43,7 @@ class System:
         self.app = App(
             self.clock, self.button, self.indicator, self.buzzer, self.display, self.log, self.link, self.rx
         )
+        self._polled = False  # the gesture has not sampled the button since this boot
 
     def reboot(self, clock_jump_ms=0):
         """The handheld loses power (ticks restart elsewhere) and boots from its storage."""
@@ -54,6 +56,7 @@ class System:
         self.clock.advance(STEP_MS)
         self.port.service(self.pair.b, self.clock.elapsed_ms)
         self.app.poll()
+        self._polled = True
 
     def run(self, ms):
         for _ in range(ms // STEP_MS):
@@ -72,10 +75,27 @@ class System:
         self.run(200)
 
     def press(self):
+        """A real press, which the handheld must judge: the button is up when the gesture first
+        looks (one already down at boot is a stuck button, never a request), then held 1.3 s
+        unbroken. Fails unless the hold was taken as a request (a PRESS record), so that a test
+        cannot pass because its press was read as a tap, a bounce or a stuck button."""
+        assert not self.button.level, "press() with the button already down"
+        if not self._polled:
+            self.step()  # the first sample after boot sees the button up
+        top = self._top_seq()
         self.hold(1300)
+        presses = [r for r in self.log.records() if r.kind == ev.PRESS and r.seq > top]
+        assert len(presses) == 1, "the press was not judged (no PRESS record): a tap, a bounce or a stuck button?"
 
     def tap(self):
         self.hold(200)
+
+    def _top_seq(self):
+        top = 0
+        for r in self.log.records():
+            if r.seq > top:
+                top = r.seq
+        return top
 
     def sync(self, ms=3000):
         self.run(ms)

@@ -7,6 +7,8 @@ from firmware import policy
 from hal import fakes
 from hal.contract import AMBER, GREEN, RED
 from tests.system import System
+from tools.pump_emulator.port import PumpPort
+from tools.pump_emulator.pump import Pump
 
 
 def kinds(s, kind):
@@ -61,6 +63,10 @@ def test_press_in_lockout_is_denied_with_time_then_given_after():
     assert s.display.lines[0] == "Dose available"
     s.press()
     assert len(s.delivered()) == 2
+    s.run(60_000)
+    s.press()  # the lockout counts from the newest start, not the first
+    assert denied_reasons(s) == ["lockout", "lockout"]
+    assert s.display.lines[2].startswith("Next in 8:5")
 
 
 def test_idle_screen_counts_down_the_lockout():
@@ -83,16 +89,90 @@ def test_daily_maximum_is_rolling_and_says_how_many():
     assert len(s.delivered()) == 2
 
 
+def after_last_boot(s):
+    """(kind, reason name or None) of the PRESS, DENIED, GRANTED and FAULT records since the
+    last boot."""
+    records = s.log_records()
+    boot = max(i for i, r in enumerate(records) if r.kind == ev.BOOT)
+    out = []
+    for r in records[boot + 1 :]:
+        if r.kind == ev.DENIED:
+            out.append(("denied", policy.REASON_NAMES[r.a]))
+        elif r.kind in (ev.PRESS, ev.GRANTED):
+            out.append((ev.KIND_NAMES[r.kind], None))
+        elif r.kind == ev.FAULT:
+            out.append(("fault", ev.FAULT_NAMES[r.a]))
+    return out
+
+
 def test_reboot_denies_until_resynced_and_keeps_the_lockout():
     s = ready()
     s.press()
     s.reboot()
-    s.press()  # before the sync completes? the sync takes a few polls: press at once
+    # at boot nothing is known: a press judged now would be denied not_synced
+    assert s.app.decide(s.clock.ticks_ms()).reason == "not_synced"
+    s.press()  # released at boot, then a full hold: judged once the sync is done
     assert s.link.synced
-    # whether the press raced the sync or not, it must not have been given
+    # judged as a real press (not a button stuck at boot), and denied for the lockout
+    assert after_last_boot(s) == [("press", None), ("denied", "lockout")]
     assert len(s.delivered()) == 1
-    assert set(denied_reasons(s)) <= {"not_synced", "lockout"}
     assert kinds(s, ev.BOOT)[-1].a == 2
+
+
+def test_with_its_log_lost_a_rebooted_handheld_keeps_the_pumps_lockout_and_ids():
+    """The handheld's own log is gone (a new handheld, a wiped or rotated log): the pump's
+    history alone must keep the lockout, and the pump's last id the ids unique."""
+    s = ready()
+    s.press()
+    s.storage = fakes.MemStorage()
+    s.reboot()
+    s.press()
+    assert after_last_boot(s) == [("press", None), ("denied", "lockout")]  # denied on the handheld
+    assert s.pump.boluses.keys() == {1}
+    s.run(600_000)
+    s.press()
+    assert sorted(s.delivered()) == [1, 2]  # a new id, not a duplicate of the pump's 1
+
+
+def test_every_history_page_counts_after_a_reboot():
+    """Nine boluses in 24 h fill two HISTORY pages (8 a page): with the handheld's log gone,
+    the ninth-newest start is on the second page and still counts for the daily maximum."""
+    s = ready(lockout_s=60, duration_s=30, max_per_24h=9)
+    for _ in range(9):
+        s.press()
+        s.idle(65_000)
+    assert len(s.delivered()) == 9
+    s.storage = fakes.MemStorage()
+    s.reboot()
+    s.press()
+    assert after_last_boot(s) == [("press", None), ("denied", "max_24h")]
+    assert s.display.lines[1] == "9 of 9 in 24h"
+
+
+def test_with_a_replaced_pump_a_rebooted_handheld_keeps_the_lockout_from_its_log():
+    """A replacement pump (same clock, empty record) knows nothing of the last bolus: after a
+    reboot the handheld's own log must keep the lockout, and its ids."""
+    s = ready()
+    s.press()
+    s.run(60_000)
+    p2 = Pump(rx=s.rx, pump_id=0x1234, start_s=s.pump.pump_time, now_ms=s.clock.elapsed_ms)
+    s.pump, s.port = p2, PumpPort(p2, seed=2)
+    s.reboot()
+    s.press()
+    assert after_last_boot(s) == [("press", None), ("denied", "lockout")]
+    assert p2.boluses == {}
+    s.run(600_000)
+    s.press()
+    assert sorted(p2.boluses) == [2]  # the log's id 1 is not used again
+
+
+def test_time_unknown_after_six_hours_without_the_pump():
+    s = ready()
+    s.pair.down = True
+    s.idle(6 * 3600 * 1000 + 60_000)
+    assert s.display.lines[0] == "Connecting to"
+    s.press()
+    assert denied_reasons(s) == ["not_synced"]
 
 
 def test_not_synced_right_after_boot():
@@ -222,6 +302,7 @@ def test_ids_survive_reboot_and_are_never_reused():
     s = ready(lockout_s=60, duration_s=30)
     s.press()
     s.reboot()
+    assert s.app.next_request_id == 2  # from the log alone, before the pump is asked
     s.run(61_000)
     s.press()
     assert sorted(s.delivered()) == [1, 2]

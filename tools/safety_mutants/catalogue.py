@@ -81,12 +81,6 @@ MUTANTS = [
         "leaves = newest[0] + _DAY_S",
         "next_s waits for the newest start to leave the window, not the one that must",
     ),
-    Mutant(
-        "2-open-requests-not-counted", "2", APP,
-        "        for rid in self._requested:\n            if self._requested[rid] != _NO_TIME and seen.get(rid, -1) < self._requested[rid]:",
-        "        for rid in ():\n            if self._requested[rid] != _NO_TIME and seen.get(rid, -1) < self._requested[rid]:",
-        "requests in flight or uncertain do not count towards the limits",
-    ),
     # ---- 3: high-priority alarm ---------------------------------------------------------------
     Mutant(
         "3-handheld-ignores-high-alarm", "3", POLICY,
