@@ -105,7 +105,7 @@ class App:
         for rid in granted:
             if rid not in closed:
                 self._requested[rid] = granted[rid]
-                self.link.add_uncertain(rid, self._doses.get(rid, 0))
+                self.link.add_uncertain(rid, None if granted[rid] == _NO_TIME else granted[rid])
                 self.log.append(ev.UNCERTAIN, granted[rid], rid, self._doses.get(rid, 0))
         self.log.on_rotate = self._checkpoint
         self.log.append(ev.BOOT, _NO_TIME, boots + 1)
@@ -187,7 +187,7 @@ class App:
         d = self.decide(now)
         if not d.granted:
             code = policy.REASON_CODES.get(d.reason or "", 0)
-            self.log.append(ev.DENIED, t, code, _UNKNOWN_NEXT if d.next_s is None else d.next_s)
+            self.log.append(ev.DENIED, t, code, _UNKNOWN_NEXT if d.next_s is None or d.next_s > m.PUMP_TIME_MAX else d.next_s)
             self.sounder.chirp(DENIED)
             used = None
             if d.reason == policy.MAX_24H:
@@ -198,6 +198,13 @@ class App:
         rid = self.next_request_id
         if self.link.last_request_id >= rid:
             rid = self.link.last_request_id + 1
+        if rid > m.REQUEST_ID_MAX:
+            # Every id is used (only a pump record with a forged id can say so): no id can be
+            # sent, so nothing is granted; the pump's record must be examined at the clinic.
+            self.log.append(ev.DENIED, t, policy.REASON_CODES[policy.IDS_USED_UP], _UNKNOWN_NEXT)
+            self.sounder.chirp(DENIED)
+            self._show_result(now, screens.denied(policy.IDS_USED_UP, now_s, None))
+            return
         self.next_request_id = rid + 1
         rx = self.rx
         # Commit the id and the decision before a single byte goes to the pump.
@@ -243,7 +250,6 @@ class App:
             self._show_result(now, screens.denied(reason, now_s, nxt))
         elif kind == lk.UNCERTAIN:
             rid = e[1]
-            self.link.uncertain[rid] = self._doses.get(rid, 0)
             if self._in_flight == rid:
                 self._in_flight = None
             self.log.append(ev.UNCERTAIN, t, rid, self._doses.get(rid, 0))

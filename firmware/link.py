@@ -23,9 +23,11 @@ _BACKOFF_MS = const(1000)  # after a failed exchange, wait this long before the 
 _STATUS_EVERY_MS = const(5000)  # poll the pump's status this often when idle
 _SETTLE_EVERY_MS = const(2000)  # ask for the record of an uncertain request this often
 _LINK_FRESH_MS = const(12000)  # a link silent for longer than this is reported down
-_SYNC_MAX_AGE_MS = const(21600000)  # 6 h without a pump-time update: time is unknown again
+_SYNC_MAX_AGE_S = const(21600)  # 6 h without a pump-time update: time is unknown again
 _READ_CHUNK = const(64)
 _CLOCK_SLACK_S = const(5)  # a pump time further than this from our estimate is a clock jump
+_PUMP_STALE_S = const(30)  # the pump refuses a BOLUS_REQ captured longer ago than this (stale)
+_PUMP_TIME_MAX = const(0xFFFFFFFE)  # messages.PUMP_TIME_MAX: past it, time is unknown
 
 # Event kinds returned by poll()
 SYNCED = "synced"  # ('synced', pump_id, history_count)
@@ -59,7 +61,12 @@ class LinkClient:
         self.synced = False  # pump time and full history known
         self._time_ok = False
         self._sync_s = 0
-        self._sync_ticks = 0
+        # Time since the last pump time, counted in every poll from the tick difference since
+        # the one before (milliseconds of the current second, and whole seconds): no tick wrap
+        # can make an old reading look recent, however long the pump stays silent.
+        self._ticks = clock.ticks_ms()
+        self._age_s = 0
+        self._age_ms = 0
         self.pump_id = None
         self.alarms = 0
         self.reservoir_ug = None
@@ -71,17 +78,38 @@ class LinkClient:
         self._hist_total = 0
         self._hist_offset = 0
         self._hist_wanted = False
-        self.uncertain = {}  # request_id -> dose_ug; settled only from the pump's record
+        # request_id -> pump time it was captured (in the clock as it reads now; None when
+        # unknown); settled only from the pump's record
+        self.uncertain = {}
+        self._bolus_captured = None  # captured_s of the BOLUS_REQ being sent
 
     # ---- what the app asks -------------------------------------------------------------
     def now_s(self, now_ticks):
-        """Pump time in whole seconds, or None when it is not known."""
+        """Pump time in whole seconds, or None when it is not known: never synced, the last
+        pump time older than 6 h, or an estimate past the largest pump time (u32 limit)."""
         if not self._time_ok:
             return None
-        age = self.clock.ticks_diff(now_ticks, self._sync_ticks)
-        if age < 0 or age > _SYNC_MAX_AGE_MS:
+        t = self._estimate(now_ticks)
+        if self._age_s >= _SYNC_MAX_AGE_S or t > _PUMP_TIME_MAX:
             return None
-        return self._sync_s + age // 1000
+        return t
+
+    def _estimate(self, now_ticks):
+        """The last pump time plus the time counted since, up to `now_ticks`."""
+        extra = self.clock.ticks_diff(now_ticks, self._ticks)
+        if extra < 0:
+            extra = 0
+        return self._sync_s + self._age_s + (self._age_ms + extra) // 1000
+
+    def _count_time(self, now):
+        """Add the ticks since the last poll to the time since the last pump time. Polls come
+        every few ms, so each difference is far below half the tick period."""
+        d = self.clock.ticks_diff(now, self._ticks)
+        self._ticks = now
+        if d > 0:
+            ms = self._age_ms + d
+            self._age_s += ms // 1000
+            self._age_ms = ms % 1000
 
     def fresh(self, now_ticks):
         """True when the pump answered recently enough to send it a bolus request."""
@@ -115,9 +143,10 @@ class LinkClient:
         if self._bolus is not None and self._pending is None and not self._backing_off(now):
             self._next_request(now)
 
-    def add_uncertain(self, request_id, dose_ug):
-        """A request whose outcome is unknown (e.g. found unsettled in the log at boot)."""
-        self.uncertain[request_id] = dose_ug
+    def add_uncertain(self, request_id, captured_s):
+        """A request whose outcome is unknown (e.g. found unsettled in the log at boot), with
+        the pump time it was captured (None when unknown)."""
+        self.uncertain[request_id] = captured_s
         self._last_settle = None  # ask the pump's record at the first chance
 
     def reset_sync(self):
@@ -129,6 +158,7 @@ class LinkClient:
     # ---- the state machine --------------------------------------------------------------
     def poll(self, now):
         events = []
+        self._count_time(now)
         data = self.serial.read(_READ_CHUNK)
         while data:
             for fr in self.deframer.feed(data):
@@ -151,10 +181,12 @@ class LinkClient:
         return events
 
     def _backing_off(self, now):
+        """True for 1 s after a failed exchange, whatever is queued (protocol: "Stop and
+        wait"). No bolus can be queued then anyway: the link is down, so none is granted."""
         if self._wait_until is None:
             return False
         if self.clock.ticks_diff(now, self._wait_until) < 0:
-            return False if self._bolus is not None else True
+            return True
         self._wait_until = None
         return False
 
@@ -162,6 +194,7 @@ class LinkClient:
         if self._bolus is not None:
             fields = self._bolus
             self._bolus = None
+            self._bolus_captured = fields["captured_s"]
             self._send(now, m.BOLUS_REQ, fields, m.BOLUS_ACK, fields["request_id"])
         elif not self._time_ok:
             self._send(now, m.SYNC_REQ, {}, m.SYNC, None)
@@ -198,7 +231,7 @@ class LinkClient:
         self._set_up(False, events)
         if p[5] == m.BOLUS_REQ:
             rid = p[6]
-            self.add_uncertain(rid, 0)
+            self.add_uncertain(rid, self._bolus_captured)
             events.append((UNCERTAIN, rid))
 
     def _set_up(self, up, events):
@@ -211,15 +244,19 @@ class LinkClient:
         few seconds (the pump's clock was set, or another pump answers), say so and read time
         and history again: until then nothing is granted (`not_synced`)."""
         est = None
-        if self._time_ok:  # judged even past _SYNC_MAX_AGE_MS: ticks measure up to 6.2 days
-            age = self.clock.ticks_diff(now, self._sync_ticks)
-            if age >= 0:
-                est = self._sync_s + age // 1000
+        if self._time_ok:  # judged past the 6 h limit too: the time counted has no wrap
+            est = self._estimate(now)
         self._sync_s = pump_time
-        self._sync_ticks = now
+        self._ticks = now
+        self._age_s = 0
+        self._age_ms = 0
         self._time_ok = True
         if est is not None and not -_CLOCK_SLACK_S <= pump_time - est <= _CLOCK_SLACK_S:
-            events.append((CLOCK_JUMP, pump_time - est))
+            delta = pump_time - est
+            events.append((CLOCK_JUMP, delta))
+            for rid in self.uncertain:  # captured times move with the clock, as the app's do
+                if self.uncertain[rid] is not None:
+                    self.uncertain[rid] = max(0, self.uncertain[rid] + delta)
             self.reset_sync()
 
     def _on_frame(self, now, fr, events):
@@ -305,6 +342,11 @@ class LinkClient:
     def _on_record(self, f, events):
         rid = f["request_id"]
         if rid not in self.uncertain:
+            return
+        captured = self.uncertain[rid]
+        if not f["found"] and captured is not None and f["pump_time"] <= captured + _PUMP_STALE_S:
+            # Not there yet, but the BOLUS_REQ may still be on its way and would be applied:
+            # "not given" is final only once the pump would refuse it as stale. Ask again.
             return
         del self.uncertain[rid]
         delivered = bool(f["found"]) and f["status"] != m.BOLUS_REFUSED

@@ -70,6 +70,7 @@ R_AUTH = const(9)
 R_REPLAY = const(10)
 R_STALE = const(11)
 R_UNPAIRED = const(12)
+R_BAD_ID = const(13)
 PUMP_REASONS = {
     0: "ok",
     1: "lockout",
@@ -84,7 +85,15 @@ PUMP_REASONS = {
     10: "replay",
     11: "stale",
     12: "unpaired",
+    13: "bad_id",
 }
+
+# Request ids run from 1 to REQUEST_ID_MAX on both sides (a MicroPython small int on every
+# port, so no id ever needs the heap): the handheld never picks a larger one, and the pump
+# refuses one (bad_id) without recording it.
+REQUEST_ID_MAX = const(0x3FFFFFFF)
+# The largest pump time either side uses; 0xFFFFFFFF means "unknown" in the handheld's log.
+PUMP_TIME_MAX = const(0xFFFFFFFE)
 
 # ---- NAK reasons ----------------------------------------------------------------------------
 NAK_FRAME = const(1)  # bad CRC or COBS, short or overlong frame (seq 0: it was not readable)

@@ -28,6 +28,7 @@ STALE = "stale"
 BUSY = "busy"
 AMOUNT_CAP = "amount_cap"
 PUMP_REFUSED = "pump_refused"
+IDS_USED_UP = "ids_used_up"  # no request id left below messages.REQUEST_ID_MAX (app, not decide)
 
 REASON_CODES = {
     LOCKOUT: 1,
@@ -42,6 +43,7 @@ REASON_CODES = {
     BUSY: 10,
     AMOUNT_CAP: 11,
     PUMP_REFUSED: 12,
+    IDS_USED_UP: 13,
 }
 REASON_NAMES = {}
 for _reason in REASON_CODES:

@@ -19,6 +19,7 @@ _DENIED = {
     "busy": ("Not given: dose", "in progress"),
     "amount_cap": ("Not given:", "amount limit"),
     "pump_refused": ("Not given:", "pump refused"),
+    "ids_used_up": ("Not given: call", "clinic (ids)"),
 }
 
 _ALARM_TEXT = {

@@ -49,6 +49,7 @@ def test_reason_codes_are_the_contract_codes():
         "busy": 10,
         "amount_cap": 11,
         "pump_refused": 12,
+        "ids_used_up": 13,
     }
     for name in pol.REASON_CODES:
         assert pol.REASON_NAMES[pol.REASON_CODES[name]] == name

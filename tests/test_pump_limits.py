@@ -233,8 +233,10 @@ def test_starts_are_reported_in_the_clock_as_it_reads_now():
     assert p.history() == [(1, T0 + 3600, 500, m.BOLUS_COMPLETE)]
     _, record = p.handle(m.RECORD_REQ, {"request_id": 1})
     assert (record["start_s"], record["pump_time"]) == (T0 + 3600, T0 + 100 + 3600)
-    dup = bolus(p, 1)  # a late duplicate: the same answer, in the clock as it reads now
-    assert (dup["accepted"], dup["start_s"], dup["pump_time"]) == (1, T0 + 3600, T0 + 100 + 3600)
+    # a late duplicate: the same answer, its times (the start, and the time it was first
+    # judged) restated in the clock as it reads now (docs/protocol.md, "At most once")
+    dup = bolus(p, 1)
+    assert (dup["accepted"], dup["start_s"], dup["pump_time"]) == (1, T0 + 3600, T0 + 3600)
     assert p.boluses[1]["start_s"] == T0  # the record keeps what the clock said at the start
 
 

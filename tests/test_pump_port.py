@@ -232,14 +232,20 @@ def test_request_lost_on_the_way_settles_as_not_delivered_and_stays_closed():
     b = Bench()
     b.run(1000)
     b.port.drop = 1.0
-    b.link.request_bolus(8, 500, 60, b.link.now_s(b.clock.ticks_ms()))
+    captured = b.link.now_s(b.clock.ticks_ms())
+    b.link.request_bolus(8, 500, 60, captured)
     b.run(1500)
     assert b.kinds("uncertain") == [("uncertain", 8)]
     assert b.pump.boluses == {}
     b.port.drop = 0.0
     b.run(4000)
+    # RECORD says found=0, but the frame could still arrive and be applied: not final yet
+    assert b.kinds("settled") == [] and 8 in b.link.uncertain
+    assert b.pump.boluses == {}  # asking changed nothing on the pump
+    b.run(30000)
     assert [e[1:3] for e in b.kinds("settled")] == [(8, False)]
-    # the lost frame turns up after all: the pump will not apply it now
-    got = replies(b.port.feed(bolus_wire(99, 8, captured=b.pump.pump_time), b.clock.elapsed_ms))
+    assert b.pump.pump_time > captured + 30
+    # the lost frame turns up after all, the very bytes sent: the pump refuses it as stale
+    got = replies(b.port.feed(bolus_wire(99, 8, captured=captured), b.clock.elapsed_ms))
     assert (got[-1][2]["accepted"], got[-1][2]["reason"]) == (0, m.R_STALE)
     assert b.pump.starts() == []

@@ -142,17 +142,45 @@ def test_damaged_record_is_an_error_and_is_not_overwritten(record, content):
         assert f.read() == content
 
 
-def test_record_req_closes_an_unknown_id_for_good(record):
+def test_record_req_is_read_only_and_a_late_request_is_refused_stale(record):
     p = Pump(rx=make_rx(), start_s=T0, record_path=record)
-    kind, rec = p.handle(m.RECORD_REQ, {"request_id": 77})
-    assert kind == m.RECORD and rec["found"] == 0
-    ack = req(p, 77)  # the lost request turns up late
+    captured = p.pump_time
+    p.save()
+    with open(record) as f:
+        before = f.read()
+    for rid in (77, 0xFFFFFFFF):  # the handheld's question, and a forged one
+        kind, rec = p.handle(m.RECORD_REQ, {"request_id": rid})
+        assert kind == m.RECORD and rec["found"] == 0
+    with open(record) as f:
+        assert f.read() == before  # nothing recorded
+    assert p.handle(m.SYNC_REQ, {})[1]["last_request_id"] == 0
+    # the handheld takes found=0 as final only once pump time is past captured + 30 s: a
+    # BOLUS_REQ with id 77 that turns up after that is refused as stale, and recorded
+    p.advance_to(31000)
+    ack = req(p, 77, captured=captured)
     assert (ack["accepted"], ack["reason"]) == (0, m.R_STALE)
-    assert p.handle(m.RECORD_REQ, {"request_id": 77})[1]["found"] == 0
+    assert p.handle(m.RECORD_REQ, {"request_id": 77})[1]["status"] == m.BOLUS_REFUSED
     assert p.starts() == []
-    q = Pump(rx=make_rx(), start_s=T0, record_path=record)
+    q = Pump(rx=make_rx(), start_s=T0 + 31, record_path=record)
     assert req(q, 77)["accepted"] == 0
     assert q.last_request_id() == 77
+
+
+def test_a_flood_of_forged_record_reqs_changes_nothing(record):
+    p = Pump(rx=make_rx(), start_s=T0, record_path=record)
+    for rid in range(1, 5001):
+        p.handle(m.RECORD_REQ, {"request_id": rid * 214013 & 0xFFFFFFFF})
+    assert p.boluses == {} and p.last_request_id() == 0
+    assert req(p, 1)["accepted"] == 1
+
+
+@pytest.mark.parametrize("rid", [0, m.REQUEST_ID_MAX + 1, 0xFFFFFFFF])
+def test_a_request_id_out_of_range_is_refused_and_not_recorded(record, rid):
+    p = Pump(rx=make_rx(), start_s=T0, record_path=record)
+    ack = req(p, rid)
+    assert (ack["accepted"], ack["reason"]) == (0, m.R_BAD_ID)
+    assert p.last_request_id() == 0 and p.starts() == []
+    assert req(p, m.REQUEST_ID_MAX)["accepted"] == 1  # the largest id is still a good one
 
 
 def test_history_sync_and_status(record):
@@ -239,4 +267,59 @@ def test_how_far_the_clock_was_set_is_kept_in_the_record(record):
     p.shutdown()
     q = Pump(rx=make_rx(), start_s=T0 + 50000, record_path=record)  # restarted later
     assert q.clock_set_s() == 3000
-    assert q.pump_time == T0 + 50000
+    assert q.pump_time == T0 + 3000 + 50000  # the set is kept; the 50000 s off count as passed
+
+
+@pytest.mark.parametrize(
+    "limit,fields",
+    [
+        ("lockout", dict(lockout_s=7200, max_per_24h=6)),
+        ("max_24h", dict(lockout_s=600, max_per_24h=1)),
+        ("amount_cap", dict(lockout_s=600, max_per_24h=6, cap_ug=600, cap_window_s=14400)),
+    ],
+)
+def test_a_clock_set_back_then_a_restart_on_the_host_clock_keeps_every_limit(record, limit, fields):
+    """Issue 11, defect 1: the clock set back an hour, then the emulator restarted with its
+    source clock (the host's) reading the true time. The hour of the set-back is not time
+    that passed: the lockout, the rolling 24 h and the amount cap all still count real time."""
+    rx = make_rx(**fields)
+    p = Pump(rx=rx, start_s=T0, record_path=record)
+    assert req(p, 1)["accepted"]
+    p.advance_to(600000)  # 10 min of real time
+    p.set_clock(-3600)
+    p.shutdown()
+    q = Pump(rx=rx, start_s=T0 + 605, record_path=record)  # restarted 5 s later (host time)
+    assert q.pump_time == T0 + 605 - 3600
+    assert q.history()[0][:2] == (1, T0 - 3600)  # the start, in the set-back clock
+    ack = req(q, 2)
+    assert (ack["accepted"], m.PUMP_REASONS[ack["reason"]]) == (0, limit)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_no_sequence_of_clock_sets_and_restarts_opens_a_limit_early(tmp_path, seed):
+    """The pump's limits hold in real time across any mix of clock sets, restarts (a new
+    Pump from the record file, its source clock, the host's, reading the true time) and
+    requests; real time is this test's own count of milliseconds. (The emulator measures the
+    time it was off on the host's clock: a host clock that is wrong is outside this claim.)"""
+    rng = __import__("random").Random(seed)
+    path = str(tmp_path / "pump.json")
+    rx = make_rx(lockout_s=600, max_per_24h=3, duration_s=60)
+    real_ms = 0
+    p = Pump(rx=rx, start_s=T0, record_path=path)
+    starts = []  # real ms of every accepted bolus
+    for rid in range(1, 80):
+        real_ms += rng.choice((1000, 30000, 120000, 300000, 900000))
+        p.advance_to(real_ms)
+        what = rng.random()
+        if what < 0.25:
+            p.set_clock(rng.choice((-7200, -3600, -600, 600, 3600, 86400)))
+        elif what < 0.45:
+            p.shutdown()
+            p = Pump(rx=rx, start_s=T0 + real_ms // 1000, now_ms=real_ms, record_path=path)
+        if req(p, rid)["accepted"]:
+            starts.append(real_ms)
+    assert len(starts) >= 3
+    for a, b in zip(starts, starts[1:]):
+        assert b - a >= 600000, "two boluses %d ms apart in real time" % (b - a)
+    for i, s in enumerate(starts):
+        assert len([t for t in starts[: i + 1] if t > s - 86400000]) <= 3

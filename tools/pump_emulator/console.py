@@ -121,7 +121,10 @@ def execute(line, pump, port):
         elif cmd == "clock":
             (text,) = _args(words, 1, 1, "clock +S or clock -S")
             delta = parse_clock_set(text)
-            pump.set_clock(delta)
+            try:
+                pump.set_clock(delta)
+            except ValueError as e:
+                raise CommandError(str(e))
             said = "clock set %+d s: pump time %d" % (delta, pump.pump_time)
         elif cmd == "restart":
             _args(words, 0, 0, "restart")

@@ -123,9 +123,16 @@ class PumpPort:
             serial.write(out)
         return out
 
-    def restart(self):
-        """Power-cycle the pump: record reloaded, bolus in progress stopped, link state lost."""
-        self.pump.restart()
+    def restart(self, pump=None):
+        """Power-cycle the pump: record reloaded, bolus in progress stopped, link state lost.
+        With `pump`, a new emulator process took over: a Pump built from the same record
+        (its clocks resumed as `Pump` documents), which now serves this line."""
+        if pump is None:
+            self.pump.restart()
+        else:
+            if pump.on_event is None:
+                pump.on_event = self._pump_event
+            self.pump = pump
         self.deframer.reset()
         self._queue = []
         self._alarms_sent = 0

@@ -59,6 +59,7 @@ class Pump:
         on_event=None,
         verify_bolus=None,
         stale_s=STALE_S,
+        autosave=True,
     ):
         self.rx = rx
         self.pump_id = pump_id
@@ -69,11 +70,18 @@ class Pump:
         self.on_event = on_event
         self.verify_bolus = verify_bolus  # fields -> pump reason code (0 accepts)
         self.stale_s = stale_s
+        # True: the record is written at every change, as a pump must. False: only by
+        # shutdown() and restart() (a soak's speed; what a crash would lose is not checked).
+        self.autosave = autosave
         self.persisted = {}  # JSON-safe values plugins keep across restarts (e.g. auth counter)
         self.now_ms = now_ms
         self._t0_ms = now_ms
-        # Two clocks: a monotonic one that nobody can set (the pump's limits run on it), and
-        # the settable clock the pump reports, kept as an offset from it.
+        # Three clocks. The source the emulator runs on (the host's clock, or --start-s) reads
+        # `start_s` at `now_ms`; only a restart compares two of its readings, to learn how long
+        # the pump was off. A monotonic one that nobody can set, on which the pump's limits
+        # run. And the settable clock the pump reports, kept as an offset from the monotonic one.
+        self._source_ms0 = start_s * 1000
+        self._source_t0_ms = now_ms
         self._mono_ms0 = 0
         self._offset_ms = start_s * 1000
         self._clock_set_ms = 0  # how far the clock has been set, in all (kept in the record)
@@ -96,6 +104,13 @@ class Pump:
 
     # ---- time ---------------------------------------------------------------------------------
     @property
+    def source_ms(self):
+        """The reading of the clock the emulator runs on (ms): the host's clock, or --start-s
+        plus virtual time. Never set by the pump's operator; a restart measures the time the
+        pump was off on it."""
+        return self._source_ms0 + self.now_ms - self._source_t0_ms
+
+    @property
     def mono_ms(self):
         """The pump's monotonic clock (ms): counts real running time, never set, never back."""
         return self._mono_ms0 + self.now_ms - self._t0_ms
@@ -111,8 +126,9 @@ class Pump:
 
     @property
     def pump_time(self):
-        """Pump time in whole seconds (u32 on the wire)."""
-        return (self.pump_ms // 1000) & 0xFFFFFFFF
+        """Pump time in whole seconds (u32 on the wire). It neither wraps nor reaches
+        0xFFFFFFFF: from 0 to PUMP_TIME_MAX, where it stays (the year 2106 in Unix time)."""
+        return min(max(0, self.pump_ms // 1000), m.PUMP_TIME_MAX)
 
     def clock_set_s(self):
         """How far the clock has been set (s), forward minus back, since the record began."""
@@ -121,7 +137,11 @@ class Pump:
     def set_clock(self, delta_s):
         """Someone sets the pump's clock `delta_s` seconds forward (or back): daylight saving, a
         clinic visit. Only the reported time moves; the limits keep counting real time, and
-        every start the pump reports from now on is expressed in the new clock."""
+        every start the pump reports from now on is expressed in the new clock. A set that
+        would take the clock below 0 or past PUMP_TIME_MAX is refused (ValueError)."""
+        after = self.pump_ms // 1000 + delta_s
+        if not 0 <= after <= m.PUMP_TIME_MAX:
+            raise ValueError("the pump's clock cannot be set outside 0..%d s (it would read %d)" % (m.PUMP_TIME_MAX, after))
         self._offset_ms += delta_s * 1000
         self._clock_set_ms += delta_s * 1000
         self._emit({"event": "clock_set", "delta_s": delta_s})
@@ -331,16 +351,16 @@ class Pump:
         request_id already in the record gets the very ack it got the first time. Order: the
         record (duplicates), then `verify_bolus` (refusals not recorded), then check_bolus."""
         rid = fields["request_id"]
+        now_s = self.pump_time
+        if not 1 <= rid <= m.REQUEST_ID_MAX:
+            # No handheld picks such an id: answered, not recorded, so it cannot become SYNC's
+            # last id and exhaust the handheld's ids.
+            self._emit({"event": "refused", "request_id": rid, "reason": m.R_BAD_ID, "reason_name": "bad_id", "recorded": False})
+            return {"request_id": rid, "accepted": 0, "reason": m.R_BAD_ID, "start_s": 0, "pump_time": now_s}
         old = self.boluses.get(rid)
         if old is not None:
             self._emit({"event": "duplicate", "request_id": rid, "ack": old["ack"]})
-            ack = dict(old["ack"])
-            if ack["accepted"] and self.start_now_s(old) != ack["start_s"]:
-                # the clock was set since: the same answer, its times in the clock as it reads now
-                ack["start_s"] = self.start_now_s(old)
-                ack["pump_time"] = self.pump_time
-            return ack
-        now_s = self.pump_time
+            return self._restated_ack(old)
         if self.verify_bolus is not None:
             code = self.verify_bolus(fields)
             if code:
@@ -358,6 +378,7 @@ class Pump:
                 return {"request_id": rid, "accepted": 0, "reason": code, "start_s": 0, "pump_time": now_s}
         reason = self.check_bolus(fields, now_s)
         entry = {
+            "judged_mono_s": self.mono_s,
             "request_id": rid,
             "status": m.BOLUS_REFUSED,
             "start_s": 0,
@@ -411,27 +432,22 @@ class Pump:
             )
         return dict(entry["ack"])
 
-    def close_request(self, rid):
-        """Settle an id the pump never received as 'not delivered', for good: a BOLUS_REQ with
-        it that turns up later is refused (stale) instead of applied."""
-        now_s = self.pump_time
-        entry = {
-            "request_id": rid,
-            "status": m.BOLUS_REFUSED,
-            "start_s": 0,
-            "dose_ug": 0,
-            "duration_s": 0,
-            "delivered_ug": 0,
-            "captured_s": 0,
-            "reason": m.R_STALE,
-            "start_mono_s": 0,
-            "closed": True,
-            "ack": {"request_id": rid, "accepted": 0, "reason": m.R_STALE, "start_s": 0, "pump_time": now_s},
-        }
-        self.boluses[rid] = entry
-        self._order.append(rid)
-        self.save()
-        self._emit({"event": "closed", "request_id": rid})
+    def _restated_ack(self, entry):
+        """The ack an id got when it was first judged, its times restated in the clock as it
+        reads now: `start_s` as `start_now_s`, `pump_time` as the time of that judgement
+        (now minus its age on the monotonic clock). Byte for byte the first ack until the
+        clock is set."""
+        ack = dict(entry["ack"])
+        judged = entry.get("judged_mono_s")
+        if judged is None:  # a record from before the judgement time was kept
+            judged = entry["start_mono_s"] if ack["accepted"] else None
+        if judged is not None:
+            restated = self.pump_time - (self.mono_s - judged)
+            if restated != ack["pump_time"]:
+                ack["pump_time"] = max(0, restated)
+        if ack["accepted"]:
+            ack["start_s"] = self.start_now_s(entry)
+        return ack
 
     def check_bolus(self, fields, now_s=None):
         """The pump's own limits, in order; returns a pump reason code (0 = deliver). The
@@ -499,6 +515,7 @@ class Pump:
             "pump_id": self.pump_id,
             "pump_ms": self.pump_ms,
             "mono_ms": self.mono_ms,
+            "source_ms": self.source_ms,
             "clock_set_ms": self._clock_set_ms,
             "reservoir_ng": self._reservoir_ng,
             "concentration_ug_per_ml": self.concentration,
@@ -508,6 +525,11 @@ class Pump:
         }
 
     def save(self):
+        """The record changed: write it, unless `autosave` is off."""
+        if self.autosave:
+            self.write_record()
+
+    def write_record(self):
         """Write the record (temp file + fsync + rename: old or new content, never a mix)."""
         snap = self._snapshot()
         if self.record_path is None:
@@ -545,6 +567,8 @@ class Pump:
             pump_ms = int(data["pump_ms"])
             mono_ms = int(data.get("mono_ms", pump_ms))  # a record from before the two clocks
             clock_set_ms = int(data.get("clock_set_ms", 0))
+            # A record from before the source clock was kept: the pump clock without its sets.
+            source_ms = int(data.get("source_ms", pump_ms - clock_set_ms))
             boluses = data["boluses"]
             entries = []
             for e in boluses:
@@ -553,6 +577,8 @@ class Pump:
                 for key in ("status", "start_s", "dose_ug", "duration_s", "delivered_ug", "captured_s", "reason"):
                     e[key] = int(e[key])
                 e["start_mono_s"] = int(e.get("start_mono_s", e["start_s"] - (pump_ms - mono_ms) // 1000))
+                if "judged_mono_s" in e:
+                    e["judged_mono_s"] = int(e["judged_mono_s"])
                 ack = e["ack"]
                 e["ack"] = {k: int(ack[k]) for k in ("request_id", "accepted", "reason", "start_s", "pump_time")}
                 entries.append(e)
@@ -561,10 +587,12 @@ class Pump:
             persisted = data.get("persisted", {})
         except (KeyError, TypeError, ValueError):
             raise RecordError("the record file %s is damaged or incomplete" % self.record_path)
-        # Across a restart the settable clock keeps its offset and never runs backwards; the
-        # monotonic clock goes on from where it was, plus what the clock we started with says
-        # has passed since (nothing, if it is behind: a real-time limit then lasts longer).
-        passed = max(0, self.pump_ms - pump_ms)
+        # Across a restart the monotonic clock goes on from where it was, plus the time the
+        # pump was off as the source clock measures it: its reading now minus its reading at
+        # the last save (nothing, if it is behind: a real-time limit then lasts longer, never
+        # shorter). The settable clock keeps its offset from the monotonic one, so a clock set
+        # before the restart is neither undone nor counted as time that passed.
+        passed = max(0, self.source_ms - source_ms)
         self._offset_ms = pump_ms - mono_ms
         self._mono_ms0 = mono_ms + passed
         self._clock_set_ms = clock_set_ms
@@ -586,13 +614,13 @@ class Pump:
 
     def shutdown(self):
         """Stop cleanly: account delivery up to now and write the record."""
-        self.save()
+        self.write_record()
 
     def restart(self):
         """Power-cycle the pump at the current virtual time: the record is written, volatile
         state dropped and the record read back; a bolus in progress ends as stopped with what
         it had delivered."""
-        self.save()
+        self.write_record()
         data = self._read_record()
         self._active = None
         self._emit({"event": "restart"})
@@ -628,10 +656,11 @@ class Pump:
         if msg_type == m.BOLUS_REQ:
             return m.BOLUS_ACK, self.bolus_request(fields)
         if msg_type == m.RECORD_REQ:
+            # Read-only, like every request but BOLUS_REQ: an unknown id is answered found=0
+            # and nothing is recorded (a forged RECORD_REQ changes nothing). The handheld takes
+            # found=0 as final only once the request could no longer be applied (stale).
             e = self.boluses.get(fields["request_id"])
             if e is None:
-                self.close_request(fields["request_id"])
-            if e is None or e.get("closed"):
                 return m.RECORD, {
                     "request_id": fields["request_id"],
                     "found": 0,

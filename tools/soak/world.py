@@ -8,6 +8,9 @@ only while something happens (button, bytes in flight), otherwise in idle steps 
 (10 s during `jump`), which is what makes a million steps affordable.
 """
 
+import os
+import tempfile
+
 from firmware import auth
 from firmware import eventlog as ev
 from firmware import gesture as g
@@ -16,6 +19,7 @@ from hal import fakes
 from hal import ticks
 from tests.system import RX as SYSTEM_RX
 from tests.system import System
+from tools.pump_emulator.pump import Pump
 from tools.soak.invariants import V_CRASH, Checker
 
 KEY = bytes(range(0x40, 0x60))  # the pairing key of the soak's handheld and pump
@@ -46,7 +50,16 @@ class World:
         self.preset = ""  # the PRESETS name, when the soak chose one
         self.rng = fakes.Rng(seed * 2654435761 + 12345)
         start = (ticks.PERIOD - 30000) if clock_start is None else clock_start
-        pump_kwargs = dict(reservoir_ul=reservoir_ul, basal_ug_per_h=basal_ug_per_h)
+        # The pump's record lives in a file, as the emulator's does, so that a pump restart
+        # is a new Pump read from it (a new process). It is written only at shutdown: JSON
+        # of the whole history at every change would cost the soak most of its time.
+        self._record_dir = tempfile.TemporaryDirectory(prefix="soak-pump-")
+        pump_kwargs = dict(
+            reservoir_ul=reservoir_ul,
+            basal_ug_per_h=basal_ug_per_h,
+            record_path=os.path.join(self._record_dir.name, "pump.json"),
+            autosave=False,
+        )
         self.sys = System(rx_fields=fields, seed=seed, clock_start=start, pump_kwargs=pump_kwargs, key=KEY if paired else None)
         s = self.sys
         self.rx = s.rx
@@ -55,14 +68,9 @@ class World:
         self.pump = s.pump
         self.port = s.port
         self.storage = s.storage
+        self.paired = paired
         if paired:
             self.pump.verify_bolus = auth.make_pump_verifier(KEY, store=self.pump)
-        # The pump's record is written on every change (JSON of the whole history): in the
-        # soak it is written only when the pump restarts (`restart` saves first, then reloads),
-        # which is the only time the in-memory record is read back.
-        self._pump_save = self.pump.save
-        self._saving = False
-        self.pump.save = self._lazy_save
         self.pump.on_event = self._on_pump_event
         self.checker = Checker(self.rx, ev.EventLog(fakes.MemStorage()).capacity)
         self._append = self.storage.append
@@ -88,10 +96,6 @@ class World:
             recs, _bad = ev.decode_all(bytes(data))
             for r in recs:
                 self.checker.on_commit(r.tuple())
-
-    def _lazy_save(self):
-        if self._saving:
-            self._pump_save()
 
     def _on_pump_event(self, e):
         self.checker.on_pump_event(e, self.pump)
@@ -296,12 +300,30 @@ class World:
         self.pair.down = False
 
     def pump_restart(self):
+        """The pump emulator's process stops and a new one starts from the same record file,
+        its source clock reading the true time, as `python -m tools.pump_emulator` restarted
+        on the host's clock: a bolus in progress ends stopped, the clocks resume from the
+        record (`Pump`), the pump's clock keeps any set."""
         self.count("pump_restart")
-        self._saving = True
-        try:
-            self.port.restart()
-        finally:
-            self._saving = False
+        old = self.pump
+        old.shutdown()
+        new = Pump(
+            rx=old.rx,
+            pump_id=old.pump_id,
+            start_s=old.source_ms // 1000,  # the restart is instant; a lag under 1 s is fail-safe
+            now_ms=old.now_ms,
+            concentration_ug_per_ml=old.concentration,
+            basal_ug_per_h=old.basal_ug_per_h,
+            low_reservoir_ul=old.low_reservoir_ul,
+            record_path=old.record_path,
+            on_event=self._on_pump_event,
+            stale_s=old.stale_s,
+            autosave=False,
+        )
+        if self.paired:
+            new.verify_bolus = auth.make_pump_verifier(KEY, store=new)
+        self.port.restart(new)
+        self.pump = self.sys.pump = new
         self.checker.check_pump_record(self.pump)
 
     def pump_alarm(self, name):
