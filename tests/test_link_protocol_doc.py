@@ -182,3 +182,28 @@ def test_size_table_matches_the_examples():
         for n in names:
             assert int(row[3]) in wire_sizes[n], n
             assert int(row[3]) == int(row[2]) + 2 == int(row[1]) + 9
+
+
+def test_the_constants_a_peer_relies_on_match_the_code():
+    from firmware import link as lk
+    from tools.pump_emulator import pump
+
+    table = _text().split("<!-- protocol-constants -->", 1)[1].strip().split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = int(cells[1].split()[0], 0)
+    assert rows == {
+        "reply timeout": lk._TIMEOUT_MS,
+        "resends": lk._RETRIES,
+        "back-off": lk._BACKOFF_MS,
+        "status poll": lk._STATUS_EVERY_MS,
+        "settle poll": lk._SETTLE_EVERY_MS,
+        "link down after silence": lk._LINK_FRESH_MS,
+        "re-sync age": lk._SYNC_MAX_AGE_S,
+        "clock-jump threshold": lk._CLOCK_SLACK_S,
+        "stale window": pump.STALE_S,
+        "REQUEST_ID_MAX": m.REQUEST_ID_MAX,
+        "PUMP_TIME_MAX": m.PUMP_TIME_MAX,
+    }
+    assert lk._PUMP_STALE_S == pump.STALE_S and lk._PUMP_TIME_MAX == m.PUMP_TIME_MAX

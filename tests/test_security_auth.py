@@ -1,4 +1,4 @@
-"""firmware/auth: the bolus tag (vector from docs/security.md), spoofed and replayed bolus
+"""firmware/auth: the bolus tag (vector from docs/protocol.md, "The tag rule"), spoofed and replayed bolus
 commands refused, the counter guard, and the same tag under MicroPython."""
 
 import hashlib
@@ -19,11 +19,11 @@ OTHER_KEY = bytes(range(1, 33))
 
 
 def doc_block(marker):
-    """The `name value` lines of the fenced block that follows `<!-- marker -->` in docs/security.md."""
-    with open(os.path.join(REPO, "docs", "security.md")) as f:
+    """The `name value` lines of the fenced block that follows `<!-- marker -->` in docs/protocol.md."""
+    with open(os.path.join(REPO, "docs", "protocol.md")) as f:
         text = f.read()
     m = re.search(r"<!-- %s -->\s*```[a-z]*\n(.*?)```" % re.escape(marker), text, re.S)
-    assert m, "block %s missing from docs/security.md" % marker
+    assert m, "block %s missing from docs/protocol.md" % marker
     out = {}
     for line in m.group(1).splitlines():
         if line.strip():
