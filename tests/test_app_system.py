@@ -306,3 +306,60 @@ def test_ids_survive_reboot_and_are_never_reused():
     s.run(61_000)
     s.press()
     assert sorted(s.delivered()) == [1, 2]
+
+
+def test_a_lost_alarm_frame_is_made_up_by_the_status_poll():
+    """ALARM frames are not acknowledged: the alarm mask in every STATUS reply (polled every
+    5 s) is the backstop when one is lost."""
+    s = ready()
+    send = s.port._send
+
+    def losing_alarm_frames(msg_type, seq, fields):
+        if msg_type != m.ALARM:
+            send(msg_type, seq, fields)
+
+    s.port._send = losing_alarm_frames
+    s.pump.raise_alarm("motor_stall")
+    s.run(6000)
+    assert s.display.lines[0] == "ALARM: MOTOR"
+    s.press()
+    assert denied_reasons(s) == ["alarm"]
+
+
+def test_an_uncertain_request_last_asked_about_over_half_a_tick_period_ago_is_asked_again():
+    """ticks_diff cannot measure 6.5 days on a board (it comes out negative): the settle
+    request is then long due, not "not yet"."""
+    s = ready()
+    s.port.silent = True
+    s.press()
+    s.run(1500)
+    assert s.link.uncertain
+    s.link._last_settle = s.clock.ticks_add(s.clock.ticks_ms(), -int(6.5 * 86400 * 1000))
+    s.port.silent = False
+    s.run(10_000)
+    assert s.link.uncertain == {}
+    assert [(r.a, r.b) for r in kinds(s, ev.SETTLED)] == [(1, 1)]
+
+
+def _states_starts_in_the_clock_as_it_read_then(pump):
+    """Make `pump` report every start in the clock as it read at the start, not restated in
+    the clock as it reads now: two sources (its history, the handheld's log) then disagree."""
+    pump.start_now_s = lambda e: e["start_s"] if e["status"] in (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED) else 0
+
+
+def test_a_pump_that_states_old_starts_cannot_open_the_lockout_before_or_after_a_reboot():
+    """The pump's clock is set an hour forward; the pump then states the last start in its
+    old clock (an hour early in the new one). The handheld saw the jump and moved its own
+    start: the later of the two counts, and after a reboot the jump it logged is replayed."""
+    s = ready()
+    s.press()
+    s.run(30_000)
+    _states_starts_in_the_clock_as_it_read_then(s.pump)
+    s.pump.set_clock(3600)
+    s.run(6000)  # the jump is seen and logged; time and history are read again
+    s.press()
+    assert denied_reasons(s) == ["lockout"]  # denied on the handheld, not left to the pump
+    s.reboot()
+    s.press()
+    assert after_last_boot(s) == [("press", None), ("denied", "lockout")]
+    assert len(s.delivered()) == 1

@@ -32,6 +32,12 @@ LINK = "firmware/link.py"
 GESTURE = "firmware/gesture.py"
 EVENTLOG = "firmware/eventlog.py"
 PUMP = "tools/pump_emulator/pump.py"
+FRAME = "firmware/frame.py"
+MESSAGES = "firmware/messages.py"
+PRESCRIPTION = "firmware/prescription.py"
+RXSTORE = "firmware/rxstore.py"
+AUTH = "firmware/auth.py"
+MAIN = "firmware/main.py"
 
 MUTANTS = [
     # ---- 1: lockout ---------------------------------------------------------------------------
@@ -40,7 +46,6 @@ MUTANTS = [
         "if last is not None and now_s < last + rx.lockout_s:\n        return Decision(False, LOCKOUT",
         "if False:\n        return Decision(False, LOCKOUT",
         "the handheld never denies 'lockout' (only the pump would refuse)",
-        quick=True,
     ),
     Mutant(
         "1-lockout-from-oldest-start", "1", POLICY,
@@ -67,7 +72,6 @@ MUTANTS = [
         "    if in_window >= rx.max_per_24h:\n        return Decision(False, MAX_24H",
         "    if in_window > rx.max_per_24h:\n        return Decision(False, MAX_24H",
         "the handheld allows one bolus more than the 24 h maximum",
-        quick=True,
     ),
     Mutant(
         "2-window-closed-at-a-day-ago", "2", POLICY,
@@ -113,7 +117,6 @@ MUTANTS = [
         "    if view.uncertain:\n        return Decision(False, UNCERTAIN)",
         "    if False:\n        return Decision(False, UNCERTAIN)",
         "a press is judged as if no request were uncertain",
-        quick=True,
     ),
     Mutant(
         "4-settled-as-not-delivered", "4", LINK,
@@ -255,7 +258,6 @@ MUTANTS = [
         "            self._completed = True\n            return HOLD_COMPLETE",
         "            return HOLD_COMPLETE",
         "a long hold requests again and again",
-        quick=True,
     ),
     Mutant(
         "9-down-at-boot-is-a-press", "9", GESTURE,
@@ -287,7 +289,6 @@ MUTANTS = [
         'if last is not None and self.mono_s < last["start_mono_s"] + rx.lockout_s:',
         "if False:",
         "the pump does not enforce the lockout",
-        quick=True,
     ),
     Mutant(
         "10-pump-max-off-by-one", "10", PUMP,
@@ -312,6 +313,330 @@ MUTANTS = [
         "        if self._reservoir_ng < rx.dose_ug * 1000:\n            return m.R_RESERVOIR",
         "        if False:\n            return m.R_RESERVOIR",
         "the pump starts a bolus the reservoir cannot hold",
+    ),
+    # ---- L1: corrupted frames ----------------------------------------------------------------
+    Mutant(
+        "L1-crc-not-checked", "L1", FRAME,
+        "        if crc32(self._body_mv[:end]) != got:\n            return Frame(error=ERR_CRC)",
+        "        if False:\n            return Frame(error=ERR_CRC)",
+        "a frame with a bad CRC is acted on",
+    ),
+    Mutant(
+        "L1-long-payload-accepted", "L1", MESSAGES,
+        "    if len(payload) != size:\n",
+        "    if len(payload) < size:\n",
+        "a payload longer than its message's layout is accepted",
+    ),
+    Mutant(
+        "L1-version-not-checked", "L1", FRAME,
+        "        if body[0] != VERSION:\n",
+        "        if False:\n",
+        "a frame of another protocol version is acted on",
+    ),
+    # ---- L2: the decoder on garbage -----------------------------------------------------------
+    Mutant(
+        "L2-overlong-frame-kept", "L2", FRAME,
+        "                else:\n                    self._overflow = True\n                    self._n = 0",
+        "                else:\n                    self._overflow = False\n                    self._n = 0",
+        "the rest of an overlong frame is read as a new frame",
+    ),
+    Mutant(
+        "L2-raises-on-bad-cobs", "L2", FRAME,
+        "        if m < 0:\n            return Frame(error=ERR_COBS)",
+        "        if m < 0:\n            raise FrameError(\"malformed COBS data\")",
+        "the decoder raises on malformed COBS bytes",
+    ),
+    # ---- L3: documented bytes -----------------------------------------------------------------
+    Mutant(
+        "L3-version-byte-changed", "L3", FRAME,
+        "VERSION = const(1)",
+        "VERSION = const(2)",
+        "the version byte differs from the document",
+    ),
+    Mutant(
+        "L3-ack-fields-swapped", "L3", MESSAGES,
+        '("request_id", "accepted", "reason", "start_s", "pump_time")',
+        '("request_id", "accepted", "reason", "pump_time", "start_s")',
+        "BOLUS_ACK's two times are sent in the other order",
+    ),
+    # ---- L4: pump restart ---------------------------------------------------------------------
+    Mutant(
+        "L4-ack-before-the-record-is-written", "L4", PUMP,
+        "            self.save()  # committed before the motor turns and before the ack leaves",
+        "            pass  # committed before the motor turns and before the ack leaves",
+        "the pump acks and starts a bolus before writing its record",
+    ),
+    Mutant(
+        "L4-restart-leaves-the-bolus-running", "L4", PUMP,
+        '            if e["status"] == m.BOLUS_DELIVERING:\n                e["status"] = m.BOLUS_STOPPED',
+        '            if False:\n                e["status"] = m.BOLUS_STOPPED',
+        "a bolus running at a restart is not ended as stopped",
+    ),
+    # ---- L5: alarms reach the patient ---------------------------------------------------------
+    Mutant(
+        "L5-no-alarm-frames", "L5", "tools/pump_emulator/port.py",
+        "        if alarms != self._alarms_sent:\n",
+        "        if False:\n",
+        "the pump sends no ALARM frame when its alarms change",
+    ),
+    Mutant(
+        "L5-medium-alarm-blocks", "L5", APP,
+        "        pump_high = self.link.alarms & m.HIGH_PRIORITY_MASK\n",
+        "        pump_high = self.link.alarms\n",
+        "a medium alarm is taken as high priority (denies every bolus)",
+    ),
+    Mutant(
+        "L5-alarm-mask-in-replies-ignored", "L5", LINK,
+        '        if "alarms" in f:\n            self._learn_alarms(f["alarms"], events)',
+        '        if False:\n            self._learn_alarms(f["alarms"], events)',
+        "the alarm mask in SYNC and STATUS replies is ignored (a lost ALARM frame is never made up)",
+    ),
+    # ---- R: the first independent review ------------------------------------------------------
+    Mutant(
+        "R1-clock-jump-not-detected", "R1", LINK,
+        "if est is not None and not -_CLOCK_SLACK_S <= pump_time - est <= _CLOCK_SLACK_S:",
+        "if False:",
+        "a pump time that jumped against the handheld's estimate is taken as it is",
+    ),
+    Mutant(
+        "R1-starts-not-moved-with-the-clock", "R1", APP,
+        "        for rid in self._delivered:\n            self._delivered[rid] = max(0, self._delivered[rid] + delta)\n",
+        "",
+        "after a clock jump the handheld's own bolus starts stay in the old clock",
+    ),
+    Mutant(
+        "R1-earlier-start-wins", "R1", APP,
+        "            if seen.get(rid, -1) < self._delivered[rid]:",
+        "            if rid not in seen:",
+        "where the pump and the log disagree on a start, the pump's (earlier) one counts",
+    ),
+    Mutant(
+        "R2-negative-age-is-not-due", "R2", LINK,
+        "        return age < 0 or age >= every",
+        "        return age >= every",
+        "a settle request last sent over half a tick period ago is 'not due'",
+    ),
+    Mutant(
+        "R3-any-reply-ends-the-exchange", "R3", LINK,
+        '        if p[6] is not None and f.get("request_id") != p[6]:\n            return',
+        '        if False:\n            return',
+        "a reply naming another request id is taken as the answer",
+    ),
+    Mutant(
+        "R4-pump-time-limited-to-2-31", "R4", EVENTLOG,
+        "        elif not 0 <= t_s < _T_UNKNOWN:",
+        "        elif not 0 <= t_s < 0x7FFFFFFF:",
+        "the log refuses pump times past 2**31",
+    ),
+    Mutant(
+        "R5-handheld-starts-never-forgotten", "R5", APP,
+        "            if rid != newest and self._delivered[rid] <= keep_after:",
+        "            if False:",
+        "the app keeps every bolus start for ever",
+    ),
+    Mutant(
+        "R5-pump-history-never-forgotten", "R5", LINK,
+        "            if rid != newest and self.history[rid][0] <= keep_after_s:",
+        "            if False:",
+        "the link keeps every history entry for ever",
+    ),
+    Mutant(
+        "R6-no-checkpoint-on-rotation", "R6", APP,
+        "        self.log.on_rotate = self._checkpoint\n",
+        "        self.log.on_rotate = None\n",
+        "a rotation erases the open request and the id counter",
+    ),
+    Mutant(
+        "R7-partial-bolus-shown-as-given", "R7", APP,
+        "            if partial:\n",
+        "            if False:\n",
+        "a bolus stopped part-way is reported as given",
+    ),
+    Mutant(
+        "R8-old-medium-alarm-sounds-again", "R8", "firmware/sounder.py",
+        "            if 0 <= since < _MEDIUM_SOUND_MS:\n"
+        "                return _MEDIUM_HZ if age % _MEDIUM_PERIOD_MS < _MEDIUM_ON_MS else 0\n"
+        "            self._medium_since = None  # sounded its time",
+        "            if since < _MEDIUM_SOUND_MS:\n"
+        "                return _MEDIUM_HZ if age % _MEDIUM_PERIOD_MS < _MEDIUM_ON_MS else 0\n"
+        "            pass  # sounded its time",
+        "a medium alarm is never done sounding: once the tick difference wraps it sounds again",
+    ),
+    # ---- S: under stress ----------------------------------------------------------------------
+    Mutant(
+        "S1-settled-as-not-delivered", "S1", LINK,
+        'delivered = bool(f["found"]) and f["status"] != m.BOLUS_REFUSED',
+        "delivered = False",
+        "an uncertain request is settled as not given whatever the pump's record says",
+    ),
+    Mutant(
+        "S1-pump-applies-a-duplicate", "S1", PUMP,
+        "        old = self.boluses.get(rid)\n",
+        "        old = None\n",
+        "the pump applies a resent request again",
+    ),
+    Mutant(
+        "S1-repeated-requests-per-gesture", "S1", GESTURE,
+        "            self._completed = True\n            return HOLD_COMPLETE",
+        "            return HOLD_COMPLETE",
+        "a long hold requests again and again",
+    ),
+    Mutant(
+        "S2-torn-tail-kept", "S2", EVENTLOG,
+        "                self.storage.truncate(name, end)\n",
+        "                pass\n",
+        "a torn tail is left in place (appends misaligned)",
+    ),
+    Mutant(
+        "S2-open-requests-not-relogged", "S2", APP,
+        "        for rid in self._requested:\n            self.log.append(ev.UNCERTAIN, self._requested[rid], rid, self._doses.get(rid, 0))\n",
+        "",
+        "a rotation erases the open requests (only the id counter is written again)",
+    ),
+    Mutant(
+        "S3-crc-not-checked", "S3", FRAME,
+        "        if crc32(self._body_mv[:end]) != got:\n            return Frame(error=ERR_CRC)",
+        "        if False:\n            return Frame(error=ERR_CRC)",
+        "a frame with a bad CRC is acted on",
+    ),
+    Mutant(
+        "S3-long-payload-accepted", "S3", MESSAGES,
+        "    if len(payload) != size:\n",
+        "    if len(payload) < size:\n",
+        "a payload longer than its message's layout is accepted",
+    ),
+    Mutant(
+        "S4-non-canonical-accepted", "S4", PRESCRIPTION,
+        "    if canonical(rx) != b:  # leading zeros",
+        "    if False:  # leading zeros",
+        "a prescription with leading zeros or other non-canonical bytes is accepted",
+    ),
+    Mutant(
+        "S4-unicode-blanks-split", "S4", PRESCRIPTION,
+        '    return [w for w in line.split(" ") if w]',
+        "    return line.split()",
+        "host and device split a prescription text on different blanks",
+    ),
+    Mutant(
+        "S5-pump-lockout-on-its-settable-clock", "S5", PUMP,
+        'if last is not None and self.mono_s < last["start_mono_s"] + rx.lockout_s:',
+        'if last is not None and self.pump_time < last["start_s"] + rx.lockout_s:',
+        "the pump's lockout counts on the clock that can be set",
+    ),
+    Mutant(
+        "S5-starts-not-restated-in-the-clock-now", "S5", PUMP,
+        '        return max(0, self.pump_time - (self.mono_s - entry["start_mono_s"]))',
+        '        return entry["start_s"]',
+        "the pump reports starts in the clock as it read at the start",
+    ),
+    Mutant(
+        "S5-logged-shift-not-replayed", "S5", APP,
+        "                delta = -r.b if r.c else r.b\n",
+        "                delta = 0\n",
+        "a rebooted handheld does not replay the clock shifts it logged",
+    ),
+    # ---- X: security --------------------------------------------------------------------------
+    Mutant(
+        "X1-tag-not-checked", "X1", RXSTORE,
+        "    if not compare(hmac_sha256(key, body), blob[-TAG_LEN:]):",
+        "    if False:",
+        "a prescription is used without checking its HMAC tag",
+    ),
+    Mutant(
+        "X2-same-version-accepted", "X2", RXSTORE,
+        "    if rx.version <= current_version:",
+        "    if rx.version < current_version:",
+        "a prescription of the version in force is installed again",
+    ),
+    Mutant(
+        "X3-pump-file-written-in-place", "X3", "tools/clinician/targets.py",
+        "        write_file(tmp, data)\n        os.replace(tmp, path)\n",
+        "        write_file(path, data)\n",
+        "the pump's prescription file is written in place, not replaced atomically",
+    ),
+    Mutant(
+        "X4-zero-tag-not-unpaired", "X4", AUTH,
+        " or compare(tag, _ZERO_TAG):",
+        ":",
+        "an all-zero tag is judged as a wrong tag, not as an unpaired sender",
+    ),
+    Mutant(
+        "X4-replay-accepted", "X4", AUTH,
+        "        return OK\n    return REPLAY\n",
+        "        return OK\n    return OK\n",
+        "an authentic frame with an old counter is accepted",
+    ),
+    Mutant(
+        "X4-forged-frame-recorded", "X4", PUMP,
+        '                return {"request_id": rid, "accepted": 0, "reason": code, "start_s": 0, "pump_time": now_s}\n'
+        "        reason = self.check_bolus(fields, now_s)\n",
+        "                reason = code\n"
+        "            else:\n"
+        "                reason = self.check_bolus(fields, now_s)\n"
+        "        else:\n"
+        "            reason = self.check_bolus(fields, now_s)\n",
+        "a forged frame is recorded under its request id (and blocks the genuine one)",
+    ),
+    Mutant(
+        "X5-bad-slots-not-located", "X5", "tools/clinician/logfile.py",
+        "            good = len(chunk) == RECORD_SIZE and len(eventlog.decode_all(chunk)[0]) == 1",
+        "            good = True",
+        "verify-log does not name the offsets of damaged records",
+    ),
+    # ---- D: found by the second review (issue 11) ---------------------------------------------
+    Mutant(
+        "D3-exception-stops-the-loop", "D3", MAIN,
+        "        try:\n            self.app.poll()\n        except Exception as e:\n            self._fault(e)\n            return _FAULT_TURN_MS\n",
+        "        self.app.poll()\n",
+        "an exception in a poll escapes the superloop",
+    ),
+    Mutant(
+        "D3-fault-not-logged", "D3", MAIN,
+        "        _quietly(self._log_fault, app, exc)\n",
+        "",
+        "a handheld fault leaves no FAULT record",
+    ),
+    Mutant(
+        "D3-watchdog-fed-in-the-fault-state", "D3", MAIN,
+        "        self._turns += 1\n",
+        "        self._turns += 1\n        if self.watchdog is not None:\n            self.watchdog.feed()\n",
+        "the fault state feeds the watchdog (a board is never reset by it)",
+    ),
+    Mutant(
+        "D3-faults-in-a-row-not-limited", "D3", MAIN,
+        " and self.faults < _MAX_FAULTS:",
+        ":",
+        "a fault at every boot reboots for ever instead of staying in the fault state",
+    ),
+    Mutant(
+        "D5-rx-bin-read-without-a-cap", "D5", RXSTORE,
+        "blob = self.storage.read(self.name, MAX_BLOB)",
+        "blob = self.storage.read(self.name)",
+        "rx.bin is read whatever its size",
+    ),
+    Mutant(
+        "D5-size-not-checked-before-reading", "D5", "hal/storage.py",
+        "            if limit is not None and size > limit:\n                raise Oversized(name, size, limit)\n",
+        "",
+        "the file's size is not checked before reading it",
+    ),
+    Mutant(
+        "D5-oversized-segment-not-cut", "D5", EVENTLOG,
+        "                self.storage.truncate(name, self.segment_bytes)\n",
+        "",
+        "an oversized log segment is not cut to its first 4 KB (the log cannot be opened)",
+    ),
+    Mutant(
+        "D8-fullwidth-digits-accepted", "D8", "tools/cli_args.py",
+        " or not text.isascii()",
+        "",
+        "a tool takes digits the firmware's parsers refuse (fullwidth, Arabic-Indic)",
+    ),
+    Mutant(
+        "D8-nan-accepted", "D8", "tools/cli_args.py",
+        "    if not math.isfinite(x):\n",
+        "    if False:\n",
+        "a tool takes nan or inf as a number",
     ),
 ]  # fmt: skip
 

@@ -21,7 +21,9 @@ KILLED = "killed"
 SURVIVED = "survived"
 ERROR = "error"
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+# Compiled files are copied with their sources (mtimes kept): an unchanged module imports
+# without compiling, and the mutated file's own .pyc no longer matches it, so it is compiled.
+_IGNORE = shutil.ignore_patterns(".hypothesis", ".pytest_cache")
 
 
 def repo_root():
