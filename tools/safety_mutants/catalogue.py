@@ -585,6 +585,74 @@ MUTANTS = [
     ),
     # ---- D: found by the second review (issue 11) ---------------------------------------------
     Mutant(
+        "D1-restart-counts-the-settable-clock", "D1", PUMP,
+        "passed = max(0, self.source_ms - source_ms)",
+        "passed = max(0, self.pump_ms - pump_ms)",
+        "a restart counts the time the pump was off on its settable clock (a set-back counts as elapsed)",
+    ),
+    Mutant(
+        "D2-record-req-records-an-unknown-id", "D2", PUMP,
+        '            if e is None:\n                return m.RECORD, {',
+        '            if e is None:\n                self.boluses[fields["request_id"]] = {"request_id": fields["request_id"],'
+        ' "status": m.BOLUS_REFUSED, "start_s": 0, "start_mono_s": 0, "closed": True}\n'
+        '                return m.RECORD, {',
+        "a RECORD_REQ for an unknown id records it (a forged one becomes SYNC's last id)",
+    ),
+    Mutant(
+        "D2-pump-takes-any-request-id", "D2", PUMP,
+        "        if not 1 <= rid <= m.REQUEST_ID_MAX:\n",
+        "        if False:\n",
+        "the pump records a request id out of 1..REQUEST_ID_MAX",
+    ),
+    Mutant(
+        "D2-handheld-goes-past-the-last-id", "D2", APP,
+        "        if rid > m.REQUEST_ID_MAX:\n",
+        "        if False:\n",
+        "a handheld whose next id is past the limit sends it anyway",
+    ),
+    Mutant(
+        "D2-not-found-is-final-at-once", "D2", LINK,
+        'if not f["found"] and captured is not None and f["pump_time"] <= captured + _PUMP_STALE_S:',
+        "if False:",
+        "'not found' settles as not given while the request could still arrive and be applied",
+    ),
+    Mutant(
+        "D4-time-since-sync-from-one-tick-difference", "D4", LINK,
+        "        self._count_time(now)\n",
+        "",
+        "the time since the last pump time is one tick difference (wrong after 12.4 days)",
+    ),
+    Mutant(
+        "D6-pump-time-wraps-at-2-32", "D6", PUMP,
+        "        return min(max(0, self.pump_ms // 1000), m.PUMP_TIME_MAX)",
+        "        return (self.pump_ms // 1000) & 0xFFFFFFFF",
+        "pump time runs into 0xFFFFFFFF and wraps",
+    ),
+    Mutant(
+        "D6-estimate-past-the-limit-used", "D6", LINK,
+        " or t > _PUMP_TIME_MAX:",
+        ":",
+        "a handheld estimate past PUMP_TIME_MAX is used as a time",
+    ),
+    Mutant(
+        "D6-clock-set-past-the-limit", "D6", PUMP,
+        "        if not 0 <= after <= m.PUMP_TIME_MAX:\n",
+        "        if False:\n",
+        "the pump's clock can be set past PUMP_TIME_MAX",
+    ),
+    Mutant(
+        "D7-repeated-ack-carries-the-current-time", "D7", PUMP,
+        '                ack["pump_time"] = max(0, restated)',
+        '                ack["pump_time"] = self.pump_time',
+        "a repeated ack after a clock set carries the current time, not the judgement's",
+    ),
+    Mutant(
+        "D7-queued-bolus-skips-the-back-off", "D7", LINK,
+        "        if self.clock.ticks_diff(now, self._wait_until) < 0:\n            return True\n",
+        "        if self.clock.ticks_diff(now, self._wait_until) < 0:\n            return self._bolus is None\n",
+        "a queued BOLUS_REQ goes out during the 1 s back-off",
+    ),
+    Mutant(
         "D3-exception-stops-the-loop", "D3", MAIN,
         "        try:\n            self.app.poll()\n        except Exception as e:\n            self._fault(e)\n            return _FAULT_TURN_MS\n",
         "        self.app.poll()\n",
