@@ -51,6 +51,15 @@ class App:
         self.phase = IDLE
         self.result = []  # lines shown in the RESULT phase
         self._shown = None
+        # What the last screen was computed from; it is computed again only when one changes
+        # (an idle poll then allocates nothing): an event, a reply taken, the pump-time second,
+        # link freshness, a phase change or an expired result.
+        self._dirty = True
+        self._shown_s = None
+        self._shown_fresh = False
+        self._shown_changes = -1
+        self._look = None  # (lines, colour, blink) last computed
+        self._ticking = False  # the look counts down: computed again when the second changes
         self._result_at = 0
         self._requested = {}  # request_id -> pump time it was captured (counts until answered)
         self._delivered = {}  # request_id -> pump start time, from our own log
@@ -120,10 +129,14 @@ class App:
     # ---- the loop --------------------------------------------------------------------------
     def poll(self):
         now = self.clock.ticks_ms()
-        for e in self.link.poll(now):
-            self._on_link(now, e)
+        events = self.link.poll(now)
+        if events:
+            self._dirty = True
+            for e in events:
+                self._on_link(now, e)
         event = self.gesture.update(now, self.button.pressed())
         if event is not None:
+            self._dirty = True
             self._on_gesture(now, event)
         self._render(now)
 
@@ -330,8 +343,8 @@ class App:
         """(lines, colour, blink) for the display and the dose-available indicator."""
         alarm = screens.alarm_line(self.alarm_names())
         high = self.link.alarms & m.HIGH_PRIORITY_MASK
-        if self.phase == RESULT and self.clock.ticks_diff(now, self._result_at) >= _RESULT_MS:
-            self.phase = IDLE
+        self._ticking = False
+        self._expire_result(now)
         if self.phase == HOLDING and self.gesture.holding:
             bar = int(self.gesture.hold_progress(now) * screens.WIDTH)
             return ["Keep holding...", "#" * bar, "", alarm], AMBER, False
@@ -355,14 +368,38 @@ class App:
         if d.granted:
             return ["Dose available", "Hold button 1 s", "", alarm], GREEN, False
         if d.next_s is not None:
+            self._ticking = True
             return ["Next dose in", screens.clock_text(d.next_s - now_s), "", alarm], AMBER, False
         progress = None
         if d.reason == policy.BUSY and self.link.bolus_dose_ug:
             progress = self.link.bolus_delivered_ug / self.link.bolus_dose_ug
         return screens.unavailable(d.reason, progress) + [alarm], AMBER, False
 
+    def _expire_result(self, now):
+        if self.phase == RESULT and self.clock.ticks_diff(now, self._result_at) >= _RESULT_MS:
+            self.phase = IDLE
+            self._dirty = True
+
     def _render(self, now):
-        lines, colour, blink = self.screen(now)
+        self._expire_result(now)
+        link = self.link
+        now_s = link.now_s(now)
+        fresh = link.fresh(now)
+        shown_s = self._shown_s
+        if (
+            self._dirty
+            or self.phase == HOLDING  # the progress bar moves
+            or (now_s is None) != (shown_s is None)  # time became known or unknown
+            or (self._ticking and now_s != shown_s)  # a countdown's second changed
+            or fresh != self._shown_fresh
+            or link.changes != self._shown_changes
+        ):
+            self._dirty = False
+            self._shown_s = now_s
+            self._shown_fresh = fresh
+            self._shown_changes = link.changes
+            self._look = self.screen(now)
+        lines, colour, blink = self._look
         if lines != self._shown:  # redraw only on change: an I2C display is slow
             self._shown = lines
             self.display.show(lines)

@@ -82,6 +82,8 @@ class LinkClient:
         # unknown); settled only from the pump's record
         self.uncertain = {}
         self._bolus_captured = None  # captured_s of the BOLUS_REQ being sent
+        self._events = []  # what poll() returns: one list, emptied at every poll (no garbage)
+        self.changes = 0  # counts the replies taken: what the app shows may have changed
 
     # ---- what the app asks -------------------------------------------------------------
     def now_s(self, now_ticks):
@@ -157,7 +159,12 @@ class LinkClient:
 
     # ---- the state machine --------------------------------------------------------------
     def poll(self, now):
-        events = []
+        """Read the line, time out or resend, start the next exchange. Returns the events of
+        this poll in a list that the next poll empties and reuses (an idle poll allocates
+        nothing)."""
+        events = self._events
+        if events:
+            events.clear()
         self._count_time(now)
         data = self.serial.read(_READ_CHUNK)
         while data:
@@ -283,6 +290,7 @@ class LinkClient:
         self._pending = None
         self._last_ok = now
         self._wait_until = None
+        self.changes += 1
         self._set_up(True, events)
         t = fr.msg_type
         if "pump_time" in f:

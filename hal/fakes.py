@@ -82,7 +82,7 @@ class FakeIndicator:
         self.history = []
 
     def set(self, colour, blink=False):
-        if (colour, blink) != (self.colour, self.blink):
+        if colour != self.colour or blink != self.blink:  # no tuple per call: a poll's garbage is measured
             self.history.append((colour, blink))
         self.colour = colour
         self.blink = blink
