@@ -16,6 +16,13 @@ PROGRESS_STEP_PCT = 10  # a 'progress' delivery event every this many percent
 RECORD_FORMAT = 1
 DEFAULT_PUMP_ID = 0x50554D50  # "PUMP" in ASCII, big-endian
 DEFAULT_START_S = 1000000
+# Written into every record, so that whoever reads one knows what its clocks are.
+CLOCKS_NOTE = (
+    "mono_ms: the pump's monotonic clock, never set, on which lockout, 24 h maximum and amount cap "
+    "count; pump_ms: the clock the pump reports, mono_ms plus how far it was set (clock_set_ms "
+    "in all); source_ms: the clock the emulator runs on (the host's) when this was written. A "
+    "restart resumes mono_ms plus max(0, source clock now - source_ms) and keeps the offset."
+)
 
 _STARTED = (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED)
 ALARM_BITS = {name: bit for bit, name in m.ALARM_NAMES.items()}  # 'motor_stall' -> 0x04
@@ -517,6 +524,7 @@ class Pump:
             "mono_ms": self.mono_ms,
             "source_ms": self.source_ms,
             "clock_set_ms": self._clock_set_ms,
+            "clocks": CLOCKS_NOTE,
             "reservoir_ng": self._reservoir_ng,
             "concentration_ug_per_ml": self.concentration,
             "latched_alarms": self._latched,
