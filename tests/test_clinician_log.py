@@ -224,9 +224,13 @@ def test_report_on_corrupt_log(board):
 
 
 def test_report_on_garbage_file(tmp_path):
+    """A file that is not an event log (no intact record) is refused, not reported as a
+    damaged log with nothing in it (issue 11, defect 8); verify-log still shows the damage."""
     p = tmp_path / "junk.bin"
     p.write_bytes(os.urandom(300))
     r = Run(["report", str(p), "--out", str(tmp_path / "r")])
-    assert r.code == 0
-    assert "0 intact records" in r.stdout and "LOG DAMAGED: 300 bad bytes" in r.stdout
-    assert (tmp_path / "r" / "index.html").exists()
+    assert r.code == 1 and len(r.err) == 1 and r.stdout == ""
+    assert r.stderr.startswith("The file %s is not an event log: only 0 of its 300 bytes are intact records" % p)
+    assert not (tmp_path / "r").exists()
+    v = Run(["verify-log", str(p)])
+    assert v.code == 1 and "0 intact records" in v.stdout

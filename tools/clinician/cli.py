@@ -8,6 +8,7 @@ import argparse
 import os
 import sys
 
+from tools import cli_args
 from tools.clinician.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -17,6 +18,7 @@ from tools.clinician.errors import (
     ClinicianError,
 )
 
+MAX_LOCKOUT_S = 86400  # a prescription's longest lockout (firmware/prescription.py)
 EPILOG = """exit codes: 0 done, 1 a check failed or a device refused, 2 bad arguments or no
 confirmation, 3 wrong key or device not paired, 4 device, port or file missing, 130 interrupted.
 This is a demonstrator, not a medical device."""
@@ -27,11 +29,9 @@ class _Parser(argparse.ArgumentParser):
         raise ClinicianError("Bad arguments: %s (see --help)." % message.rstrip("."), EXIT_USAGE)
 
 
-def _int(text):
-    try:
-        return int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+# ASCII digits only (int() also takes fullwidth ones, which the prescription file parser
+# refuses), within a u32: the prescription's own checks then name the field.
+_int = cli_args.whole(0, 0xFFFFFFFF)
 
 
 def _add_target(p, what="handheld"):
@@ -45,7 +45,7 @@ def _add_target(p, what="handheld"):
         help="with --port: the board's storage folder on the device (default: data, i.e. /data on boards)",
     )
     p.add_argument(
-        "--timeout", metavar="S", type=float, default=30.0, help="with --port: seconds to wait for each mpremote step (default 30)"
+        "--timeout", metavar="S", type=cli_args.number(0, 3600, lo_open=True, what="a number of seconds above 0 and at most 3600"), default=30.0, help="with --port: seconds to wait for each mpremote step (default 30)"
     )
 
 
@@ -103,7 +103,12 @@ def build_parser():
     rp = sub.add_parser("report", help="HTML report with plots and a text summary from a pulled log")
     rp.add_argument("log", metavar="LOG", help="a file from pull-log (or a raw events.N segment)")
     rp.add_argument("--out", metavar="DIR", required=True, help="folder for index.html and the PNG plots")
-    rp.add_argument("--lockout-s", metavar="N", type=_int, help="lockout to shade (default: inferred from the log)")
+    rp.add_argument(
+        "--lockout-s",
+        metavar="N",
+        type=cli_args.whole(1, MAX_LOCKOUT_S, what="a lockout from 1 to %d s" % MAX_LOCKOUT_S),
+        help="lockout to shade (default: inferred from the log)",
+    )
     return p
 
 
@@ -229,6 +234,7 @@ def cmd_report(args, out):
     from tools.clinician import logfile, report
 
     parsed = logfile.verify(logfile.read(args.log))
+    logfile.require_log(parsed, args.log)
     summary = report.build(parsed, args.out, lockout_s=args.lockout_s, source=args.log)
     out(summary)
     return EXIT_OK

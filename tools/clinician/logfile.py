@@ -12,12 +12,15 @@ segment file (anything not starting with the magic). `verify(segments)` decodes 
 segment with firmware.eventlog.decode_all and locates each bad 26-byte slot by file offset.
 """
 
+import os
+
 from firmware import eventlog
 from tools.clinician.errors import EXIT_FAILED, EXIT_NO_DEVICE, ClinicianError
 
 MAGIC = b"PPLOG1\n"
 SEGMENTS = ("events.0", "events.1")
 RECORD_SIZE = eventlog.RECORD_SIZE
+MAX_LOG_BYTES = 4 << 20  # a pulled log is two segments of a few KB; this is a thousand times that
 
 
 class Segment:
@@ -63,12 +66,32 @@ def unpack(blob, source="the log"):
 
 
 def read(path):
+    if os.path.isdir(path):
+        raise ClinicianError("The log %s is a folder, not a file from pull-log." % path, EXIT_NO_DEVICE)
     try:
         with open(path, "rb") as f:
-            blob = f.read()
+            blob = f.read(MAX_LOG_BYTES + 1)
     except OSError as e:
         raise ClinicianError("Cannot read the log %s: %s." % (path, e.strerror), EXIT_NO_DEVICE)
+    if len(blob) > MAX_LOG_BYTES:
+        raise ClinicianError(
+            "The file %s is larger than %d MB, far more than a handheld's event log: it is not one." % (path, MAX_LOG_BYTES >> 20),
+            EXIT_FAILED,
+        )
     return unpack(blob, path)
+
+
+def require_log(verified, source):
+    """Refuse (ClinicianError) a file that is not an event log: not empty, yet less than half
+    of its bytes are intact records (random bytes or another file hold none at all). A log
+    damaged in places still passes: the report then says what is damaged."""
+    total = verified.bad_bytes + RECORD_SIZE * len(verified.records)
+    if total and RECORD_SIZE * len(verified.records) * 2 < total:
+        raise ClinicianError(
+            "The file %s is not an event log: only %d of its %d bytes are intact records (verify-log lists them)."
+            % (source, RECORD_SIZE * len(verified.records), total),
+            EXIT_FAILED,
+        )
 
 
 class Verified:

@@ -8,6 +8,7 @@ running the same command again finishes the job (a device that already has it is
 """
 
 from firmware import prescription, rxstore
+from tools import cli_args
 from tools.clinician.errors import EXIT_FAILED, EXIT_USAGE, EXIT_WRONG_KEY, ClinicianError
 
 FIELDS = ("version", "dose_ug", "duration_s", "lockout_s", "max_per_24h", "cap_ug", "cap_window_s")
@@ -25,12 +26,9 @@ def build_rx(rx_file=None, values=None):
     try:
         if rx_file is not None:
             try:
-                with open(rx_file, "rb") as f:
-                    text = f.read().decode("utf-8")
-            except OSError as e:
-                raise ClinicianError("Cannot read the prescription file %s: %s." % (rx_file, e.strerror), EXIT_USAGE)
-            except UnicodeError:
-                raise ClinicianError("The prescription file %s is not text." % rx_file, EXIT_USAGE)
+                text = cli_args.read_text(rx_file, "the prescription file", 64 * 1024)
+            except cli_args.InputError as e:
+                raise ClinicianError(_sentence(str(e)[:1].upper() + str(e)[1:]), EXIT_USAGE)
             return prescription.parse_text(text)
         missing = [name for name in REQUIRED if values.get(name) is None]
         if missing:
@@ -49,10 +47,9 @@ def build_rx(rx_file=None, values=None):
 
 def load_key(path):
     try:
-        with open(path, "rb") as f:
-            key = f.read()
-    except OSError as e:
-        raise ClinicianError("Cannot read the key file %s: %s." % (path, e.strerror), EXIT_USAGE)
+        key = cli_args.read_limited(path, "the key file", 4096)
+    except cli_args.InputError as e:
+        raise ClinicianError(_sentence(str(e)[:1].upper() + str(e)[1:]), EXIT_USAGE)
     if not rxstore.key_ok(key):
         raise ClinicianError("The key file %s does not hold a 32-byte key (make one with keygen)." % path, EXIT_USAGE)
     return key

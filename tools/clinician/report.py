@@ -6,6 +6,7 @@ timeline.png, daily.png and alarms.png (matplotlib, Agg backend) and returns the
 summary. Days are pump days (pump time // 86400); records with unknown time are counted apart.
 """
 
+import bisect
 import collections
 import html
 import os
@@ -18,6 +19,9 @@ DAY_S = 86400
 NO_NEXT = 0xFFFFFFFF
 UNKNOWN_DAY = "unknown"
 RX_REFUSALS = {1: "unsigned", 2: "bad_signature", 3: "malformed", 4: "rollback", 5: "no_key"}
+MAX_CHART_DAYS = 31  # the plots show at most this many days (the last ones with records)
+MAX_LOCKOUT_S = 86400  # a prescription's longest lockout: a longer one is not shaded
+MAX_LISTED = 50  # alarms and faults named one by one in the text summary
 
 
 def hhmmss(t_s):
@@ -162,15 +166,30 @@ def summarize(records, lockout_s=None):
 
 
 def _infer_lockout(starts, denials):
-    """The most common (next_s - start of the bolus before the denial) over lockout denials."""
+    """The most common (next_s - start of the bolus before the denial) over lockout denials
+    (`starts` sorted); None when there is none, or it is longer than any prescription allows."""
     guesses = collections.Counter()
     for t, next_s in denials:
-        before = [x for x in starts if x <= t]
-        if before and next_s > before[-1]:
-            guesses[next_s - before[-1]] += 1
+        i = bisect.bisect_right(starts, t)
+        if i and next_s > starts[i - 1]:
+            guesses[next_s - starts[i - 1]] += 1
     if not guesses:
         return None
-    return guesses.most_common(1)[0][0]
+    guess = guesses.most_common(1)[0][0]
+    return guess if guess <= MAX_LOCKOUT_S else None
+
+
+def charted_days(s):
+    """The pump days the plots show: the last MAX_CHART_DAYS days that have timed records (a
+    log may span decades of pump time; only days with records are drawn, side by side)."""
+    return [d.day for d in s.ordered_days() if d.day != UNKNOWN_DAY][-MAX_CHART_DAYS:]
+
+
+def _listed(items, most=MAX_LISTED):
+    """'a; b; c', or the first `most` and how many more (a damaged log can hold thousands)."""
+    if len(items) <= most:
+        return "; ".join(items)
+    return "; ".join(items[:most]) + "; and %d more (see the table)" % (len(items) - most)
 
 
 def text_summary(s, verified, source):
@@ -202,13 +221,19 @@ def text_summary(s, verified, source):
         % (t.presses, t.given, t.refused_text(), t.uncertain, t.settled_given + t.settled_not)
     )
     if s.alarm_events:
-        lines.append("Alarms raised: " + "; ".join("%s %s" % (name, when(ts)) for ts, name in s.alarm_events))
+        lines.append("Alarms raised: " + _listed(["%s %s" % (name, when(ts)) for ts, name in s.alarm_events]))
     else:
         lines.append("Alarms raised: none.")
     if s.faults:
-        lines.append("Faults: " + "; ".join("%s %s" % (name, when(ts)) for ts, name, _ in s.faults))
+        lines.append("Faults: " + _listed(["%s %s" % (name, when(ts)) for ts, name, _ in s.faults]))
     if s.lockout_s:
         lines.append("Lockout shaded in the timeline: %d s (%s)." % (s.lockout_s, s.lockout_source))
+    if len(span) > MAX_CHART_DAYS:
+        shown = charted_days(s)
+        lines.append(
+            "Plots: the last %d of the %d days with records (pump days %d..%d); the table covers every day."
+            % (len(shown), len(span), shown[0], shown[-1])
+        )
     return "\n".join(lines)
 
 
@@ -224,41 +249,55 @@ def _plots(s, out_dir):
     from matplotlib import pyplot as plt
     from matplotlib.patches import Rectangle
 
-    days = [d.day for d in s.ordered_days() if d.day != UNKNOWN_DAY]
-    lo, hi = (min(days), max(days)) if days else (0, 0)
+    days = charted_days(s)
+    pos = {day: i for i, day in enumerate(days)}  # x position of each charted day
+    n = max(1, len(days))
+    ticks = list(range(len(days)))
 
-    # 1. timeline: one column per day, presses at their time of day
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * (hi - lo + 1) + 3), 6))
-    if s.lockout_s:
+    # 1. timeline: one column per charted day, presses at their time of day
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * n + 3), 6))
+    if s.lockout_s and days:
         first = True
-        for start in s.starts:
-            t, end = start, start + s.lockout_s
-            while t < end:
+        lockout = min(s.lockout_s, MAX_LOCKOUT_S)
+        for start in s.starts[bisect.bisect_left(s.starts, days[0] * DAY_S - lockout) :]:
+            t, end = start, start + lockout
+            while t < end:  # at most two days: a lockout is at most one day long
                 day, sec = divmod(t, DAY_S)
                 seg = min(end - t, DAY_S - sec)
-                ax.add_patch(
-                    Rectangle(
-                        (day - 0.4, sec / 3600.0), 0.8, seg / 3600.0, color="#ffcc80", alpha=0.45, lw=0,
-                        label="lockout window" if first else None,
+                if day in pos:
+                    ax.add_patch(
+                        Rectangle(
+                            (pos[day] - 0.4, sec / 3600.0), 0.8, seg / 3600.0, color="#ffcc80", alpha=0.45, lw=0,
+                            label="lockout window" if first else None,
+                        )
                     )
-                )
-                first = False
+                    first = False
                 t += seg
-    outcomes = sorted({o for _, o in s.points}, key=lambda o: (o.startswith("pump:") or o not in _COLOURS, o))
+    shown = collections.defaultdict(list)  # outcome -> times in the charted days
+    for t, o in s.points:
+        if t // DAY_S in pos:
+            shown[o].append(t)
+    outcomes = sorted(shown, key=lambda o: (o.startswith("pump:") or o not in _COLOURS, o))
+    refused = [o for o in outcomes if o not in _COLOURS]
+    if len(refused) > len(_REFUSED_PALETTE):  # one colour each, the rest (a damaged log's codes) as one
+        keep = refused[: len(_REFUSED_PALETTE) - 1]
+        shown["other"] = [t for o in refused[len(keep) :] for t in shown[o]]
+        outcomes = [o for o in outcomes if o in _COLOURS] + keep + ["other"]
     refused_i = 0
     for o in outcomes:
-        xs = [t // DAY_S for t, oo in s.points if oo == o]
-        ys = [(t % DAY_S) / 3600.0 for t, oo in s.points if oo == o]
+        xs = [pos[t // DAY_S] for t in shown[o]]
+        ys = [(t % DAY_S) / 3600.0 for t in shown[o]]
         if o in _COLOURS:
             ax.scatter(xs, ys, marker="o", s=46, color=_COLOURS[o], label=o.replace("_", " "), zorder=3)
         else:
             colour = _REFUSED_PALETTE[refused_i % len(_REFUSED_PALETTE)]
             refused_i += 1
             ax.scatter(xs, ys, marker="x", s=46, color=colour, label="refused: " + o, zorder=3)
-    ax.set_xlim(lo - 0.6, hi + 0.6)
+    ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(24, 0)
     ax.set_yticks(range(0, 25, 3))
-    ax.set_xticks(range(lo, hi + 1))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(d) for d in days], rotation=45 if n > 12 else 0)
     ax.set_xlabel("pump day")
     ax.set_ylabel("time of day (h)")
     ax.set_title("Presses: given and refused (with reason)")
@@ -269,13 +308,13 @@ def _plots(s, out_dir):
     plt.close(fig)
 
     # 2. daily counts: attempted (presses) and given
-    fig, ax = plt.subplots(figsize=(max(6, 0.8 * (hi - lo + 1) + 2), 4))
-    xs = list(range(lo, hi + 1))
-    attempted = [s.days[d].presses if d in s.days else 0 for d in xs]
-    given = [s.days[d].given if d in s.days else 0 for d in xs]
-    ax.bar([x - 0.2 for x in xs], attempted, width=0.4, color="#90a4ae", label="attempted (presses)")
-    ax.bar([x + 0.2 for x in xs], given, width=0.4, color="#2e7d32", label="given")
-    ax.set_xticks(xs)
+    fig, ax = plt.subplots(figsize=(max(6, 0.8 * n + 2), 4))
+    attempted = [s.days[d].presses for d in days]
+    given = [s.days[d].given for d in days]
+    ax.bar([x - 0.2 for x in ticks], attempted, width=0.4, color="#90a4ae", label="attempted (presses)")
+    ax.bar([x + 0.2 for x in ticks], given, width=0.4, color="#2e7d32", label="given")
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(d) for d in days], rotation=45 if n > 12 else 0)
     ax.set_xlabel("pump day")
     ax.set_ylabel("count")
     ax.set_title("Daily attempted and given")
@@ -287,11 +326,13 @@ def _plots(s, out_dir):
     # 3. alarms over time
     fig, ax = plt.subplots(figsize=(8, 3))
     names = [messages.ALARM_NAMES[b] for b in messages.ALARM_ORDER]
-    timed = [(t, n) for t, n in s.alarm_events if t >= 0]
+    timed = [(t, name) for t, name in s.alarm_events if t >= 0 and t // DAY_S in pos]
     if timed:
-        for t, n in timed:
-            ax.scatter([t / float(DAY_S)], [names.index(n)], marker="v", s=60, color="#c62828", zorder=3)
-        ax.set_xlim(lo - 0.1, hi + 1.1)
+        xs = [pos[t // DAY_S] + (t % DAY_S) / float(DAY_S) for t, _ in timed]
+        ax.scatter(xs, [names.index(name) for _, name in timed], marker="v", s=60, color="#c62828", zorder=3)
+        ax.set_xlim(-0.1, n + 0.1)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(d) for d in days], rotation=45 if n > 12 else 0)
     else:
         ax.text(0.5, 0.5, "no alarms", transform=ax.transAxes, ha="center", va="center")
     ax.set_ylim(-0.6, len(names) - 0.4)

@@ -6,4 +6,12 @@ options, `plan.py` for which files a board gets and `device.py` for the talk wit
 
 
 class DeployError(Exception):
-    """A reason the deploy cannot go on, as one sentence for the user."""
+    """A reason the deploy cannot go on, as one sentence for the user (exit status 1)."""
+
+    status = 1
+
+
+class UsageError(DeployError):
+    """A bad argument, found before anything is built or written (exit status 2)."""
+
+    status = 2

@@ -6,13 +6,13 @@ only what changed (removing stale files under firmware/, hal/, boards/), verifie
 and resets it. `--dry-run` prints the plan without touching a board.
 """
 
-import argparse
 import os
 import shutil
 import sys
 import time
 
-from tools.deploy import DeployError
+from tools import cli_args
+from tools.deploy import DeployError, UsageError
 from tools.deploy import device as dev
 from tools.deploy import plan as pl
 
@@ -92,8 +92,46 @@ def print_plan(plan, port, out=sys.stdout):
     out.write("  then: compare sha256 on the board, copy what changed, remove stale files under %s, verify, reset\n" % ", ".join(pl.PACKAGES))
 
 
+def check_inputs(args):
+    """Refuse a bad --build, --key or --rx before anything is built, copied or written: the
+    key must be a pairing key and the prescription must be one (verified with --key if given)."""
+    from firmware import prescription, rxstore
+
+    if args.build is not None and os.path.exists(args.build) and not os.path.isdir(args.build):
+        raise UsageError("--build %s is a file, not a folder: give a folder for the build" % args.build)
+    key = None
+    try:
+        if args.key is not None:
+            key = cli_args.read_limited(args.key, "the --key file", 4096)
+        blob = cli_args.read_limited(args.rx, "the --rx file", 4096) if args.rx is not None else None
+    except cli_args.InputError as e:
+        raise UsageError(str(e))
+    if key is not None and not rxstore.key_ok(key):
+        what = "is all zero bytes" if len(key) == rxstore.KEY_LEN else "holds %d bytes" % len(key)
+        raise UsageError(
+            "--key %s %s, not a pairing key (exactly %d bytes, not all zero; python -m tools.clinician keygen makes one)"
+            % (args.key, what, rxstore.KEY_LEN)
+        )
+    if blob is None:
+        return
+    if key is not None:
+        try:
+            rxstore.verify(blob, key)
+        except rxstore.RxRefused as e:
+            raise UsageError("--rx %s is refused with --key %s: %s" % (args.rx, args.key, e.detail.rstrip(".")))
+        return
+    body = blob[: -rxstore.TAG_LEN]
+    try:
+        ok = len(blob) > rxstore.TAG_LEN and prescription.canonical(prescription.parse_canonical(body)) == body
+    except (prescription.PrescriptionError, ValueError, UnicodeError):
+        ok = False
+    if not ok:
+        raise UsageError("--rx %s is not a signed prescription (rx.bin from python -m tools.clinician program)" % args.rx)
+
+
 def deploy(args, out=sys.stdout):
     t0 = time.monotonic()
+    check_inputs(args)
     board = _board(args.board)
     mpy_cross = _tool(args.mpy_cross, "mpy-cross")
     build_dir = args.build or os.path.join(REPO, "build", "deploy", board.NAME)
@@ -143,8 +181,9 @@ def deploy(args, out=sys.stdout):
 
 
 def parser():
-    p = argparse.ArgumentParser(
+    p = cli_args.Parser(
         prog="python -m tools.deploy",
+        label="deploy",
         description="Compile the handheld firmware to .mpy and put exactly what a board needs on it, "
         "copying only files whose sha256 differs, then verify and reset.",
     )
@@ -169,7 +208,7 @@ def main(argv=None):
     except DeployError as e:
         sys.stdout.flush()
         print("deploy: %s" % e, file=sys.stderr)
-        return 1
+        return e.status
     except KeyboardInterrupt:
         print("deploy: interrupted; run it again to finish (unchanged files are skipped)", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ import sys
 import time
 
 from firmware import messages as m
+from tools import cli_args
 from tools.pump_emulator import console
 from tools.pump_emulator.port import PumpPort
 from tools.pump_emulator.pump import ALARM_BITS, DEFAULT_PUMP_ID, STALE_S, Pump, RecordError
@@ -37,51 +38,17 @@ class _Parser(argparse.ArgumentParser):
         raise CliError("%s (see --help)" % message, 2)
 
 
-def _probability(text):
-    try:
-        p = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if not 0.0 <= p <= 1.0:
-        raise argparse.ArgumentTypeError("%s is not a probability between 0 and 1" % text)
-    return p
+_probability = cli_args.number(0, 1, what="a probability from 0 to 1")
+_nonneg_int = cli_args.whole(0, 0xFFFFFFFF)
+_u32 = cli_args.whole(0, 0xFFFFFFFF, base=0)  # also 0x50554D50
+MAX_SPEED = 10**6  # a day in under a tenth of a second: faster is no emulation
+MAX_AMOUNT = 10**9  # µL, µg/mL, µg/h: far above any pump, small enough to stay exact
+MAX_RECORD_BYTES = 64 << 20
 
 
-def _positive_float(text):
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if not x > 0 or x != x or x == float("inf"):
-        raise argparse.ArgumentTypeError("%s must be a positive number" % text)
-    return x
-
-
-def _nonneg_number(text):
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if not x >= 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError("%s must be zero or more" % text)
+def _amount(text):
+    x = cli_args.number(0, MAX_AMOUNT)(text)
     return int(x) if x == int(x) else x
-
-
-def _nonneg_int(text):
-    try:
-        x = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
-    if x < 0:
-        raise argparse.ArgumentTypeError("%s must be zero or more" % text)
-    return x
-
-
-def _u32(text):
-    x = _nonneg_int(text)
-    if x > 0xFFFFFFFF:
-        raise argparse.ArgumentTypeError("%s does not fit in 32 bits" % text)
-    return x
 
 
 def _alarm(text):
@@ -116,7 +83,7 @@ def build_parser():
     p.add_argument(
         "--baud",
         metavar="N",
-        type=_nonneg_int,
+        type=cli_args.whole(1, 10**7),
         default=115200,
         help="baud rate for --port (default 115200)",
     )
@@ -159,27 +126,27 @@ def build_parser():
     pump.add_argument(
         "--reservoir-ul",
         metavar="UL",
-        type=_nonneg_number,
+        type=_amount,
         help="fill the reservoir with this volume in µL (default 20000 for a new record; "
         "with an existing record the saved level is kept unless this is given)",
     )
     pump.add_argument(
         "--concentration",
         metavar="UG_PER_ML",
-        type=_positive_float,
+        type=cli_args.number(0, MAX_AMOUNT, lo_open=True, what="a positive concentration up to %d" % MAX_AMOUNT),
         help="drug concentration in µg/mL (default 1000)",
     )
     pump.add_argument(
         "--basal-ug-per-h",
         metavar="N",
-        type=_nonneg_number,
+        type=_amount,
         default=0,
         help="basal rate in µg/h (default 0)",
     )
     pump.add_argument(
         "--low-reservoir-ul",
         metavar="UL",
-        type=_nonneg_number,
+        type=_amount,
         default=2000,
         help="low-reservoir alarm level, µL",
     )
@@ -223,7 +190,7 @@ def build_parser():
     pump.add_argument(
         "--speed",
         metavar="X",
-        type=_positive_float,
+        type=cli_args.number(0, MAX_SPEED, lo_open=True, what="a positive speed-up factor up to %d" % MAX_SPEED),
         default=1.0,
         help="time acceleration factor (default 1)",
     )
@@ -253,9 +220,9 @@ def build_parser():
     faults.add_argument(
         "--delay-ms",
         metavar="MS",
-        type=_nonneg_int,
+        type=cli_args.whole(0, 3600000),
         default=0,
-        help="hold every reply back this long (pump ms)",
+        help="hold every reply back this long (pump ms, at most an hour)",
     )
     faults.add_argument(
         "--silent",
@@ -279,10 +246,9 @@ def load_key(args):
     from firmware import rxstore
 
     try:
-        with open(args.key, "rb") as f:
-            key = f.read()
-    except OSError as e:
-        raise CliError("cannot read the key file %s: %s" % (args.key, e.strerror))
+        key = cli_args.read_limited(args.key, "the key file", 4096)
+    except cli_args.InputError as e:
+        raise CliError(str(e))
     if not rxstore.key_ok(key):
         raise CliError("the key file %s does not hold a 32-byte pairing key" % args.key)
     return key
@@ -311,9 +277,8 @@ def _reload_rx(args, pump, events, state):
         return
     state["mtime"] = mtime
     try:
-        with open(args.rx) as f:
-            rx = _parse_rx_text(args, f.read())
-    except (OSError, UnicodeDecodeError) as e:
+        rx = _parse_rx_text(args, cli_args.read_text(args.rx, "the prescription file"))
+    except cli_args.InputError as e:
         events({"event": "rx_refused", "why": str(e)})
         return
     except CliError as e:
@@ -341,12 +306,9 @@ def load_prescription(args):
         if any(given):
             raise CliError("give either --rx or the prescription flags, not both", 2)
         try:
-            with open(args.rx) as f:
-                text = f.read()
-        except OSError as e:
-            raise CliError("cannot read the prescription file %s: %s" % (args.rx, e.strerror))
-        except UnicodeDecodeError:
-            raise CliError("the prescription file %s is not text" % args.rx)
+            text = cli_args.read_text(args.rx, "the prescription file")
+        except cli_args.InputError as e:
+            raise CliError(str(e))
         return _parse_rx_text(args, text)
     if not all(given):
         raise CliError("give all of --dose-ug, --duration-s, --lockout-s and --max-per-24h", 2)
@@ -461,8 +423,19 @@ class _SerialPort:
         self.ser.close()
 
 
+def check_record(path):
+    """Refuse a --record that is a folder, not text or too large, before the pump reads it (a
+    refused record is left as it is: nothing is written)."""
+    if path is not None and os.path.exists(path):
+        try:
+            cli_args.read_text(path, "the record file", MAX_RECORD_BYTES)
+        except cli_args.InputError as e:
+            raise CliError("%s; it is left as it is" % e)
+
+
 def run(args):
     args.pairing_key = load_key(args)
+    check_record(args.record)
     rx = load_prescription(args)
     events = _EventSink(args.events)
     start_s = args.start_s if args.start_s is not None else int(time.time()) & 0xFFFFFFFF
@@ -609,7 +582,7 @@ def main(argv=None):
     except Exception as e:  # a bug: still one line (set PUMP_EMULATOR_DEBUG=1 for the traceback)
         if os.environ.get("PUMP_EMULATOR_DEBUG"):
             raise
-        sys.stderr.write("pump emulator: internal error: %r.\n" % (e,))
+        sys.stderr.write("pump emulator: internal error: %s.\n" % ("%s: %s" % (type(e).__name__, e))[:300])
         return 1
 
 

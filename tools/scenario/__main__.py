@@ -7,10 +7,10 @@ Exit codes: 0 done (and as expected), 1 not as expected, 2 bad scenario or argum
 3 the firmware crashed.
 """
 
-import argparse
 import json
 import sys
 
+from tools import cli_args
 from tools.scenario import expect as expect_mod
 from tools.scenario.driver import INTERPRETERS, FirmwareCrashed
 from tools.scenario.parse import ScenarioError, parse
@@ -23,16 +23,17 @@ def _fail(msg, code):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
+    ap = cli_args.Parser(
         prog="python -m tools.scenario",
+        label="scenario",
         description="Run a patient scenario through the real handheld firmware (lockstep board) and the "
         "pump emulator in virtual time; prints one JSON object per event.",
     )
     ap.add_argument("file", help="the scenario (.scn); see docs/scenarios.md")
-    ap.add_argument("--seed", type=int, default=1, help="seed of the link-fault and button-noise generator (default 1)")
+    ap.add_argument("--seed", type=cli_args.whole(0, 2**64), default=1, help="seed of the link-fault and button-noise generator (default 1)")
     ap.add_argument("--out", default=None, help="write the JSON lines here instead of stdout")
     ap.add_argument("--interpreter", choices=INTERPRETERS, default="cpython", help="run the firmware on CPython (default) or the MicroPython unix port")
-    ap.add_argument("--heap", default=None, help="MicroPython heap size (default 256K)")
+    ap.add_argument("--heap", type=cli_args.heap_size, default=None, help="MicroPython heap size (default 256K)")
     ap.add_argument("--unpaired", action="store_true", help="no link key: a plain rx.txt and unauthenticated requests (default: paired, signed rx.bin)")
     ap.add_argument("--trace", action="store_true", help="also report frames, link faults, screen changes and every log record")
     ap.add_argument("--check", metavar="EXPECT", default=None, help="compare with an expected-outcome file (.expect.json); exit 1 on a mismatch")
@@ -41,16 +42,20 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     try:
-        with open(args.file) as f:
-            text = f.read()
-    except OSError as e:
-        return _fail("cannot read %s: %s." % (args.file, e.strerror), 2)
+        text = cli_args.read_text(args.file, "the scenario")
+        for path, what in ((args.out, "the output file"), (args.log_out, "the log file")):
+            if path is not None:
+                cli_args.output_path(path, what)
+    except cli_args.InputError as e:
+        return _fail("%s." % e, 2)
     expected = None
     if args.check:
         try:
             expected = expect_mod.load(args.check)
-        except (OSError, ValueError) as e:
-            return _fail("cannot read the expected outcome %s: %s." % (args.check, e), 2)
+        except cli_args.InputError as e:
+            return _fail("%s." % e, 2)
+        except ValueError as e:
+            return _fail("the expected outcome %s is not valid: %s." % (args.check, str(e).rstrip(".")), 2)
     try:
         scenario = parse(text)
     except ScenarioError as e:
@@ -89,6 +94,8 @@ def main(argv=None):
         return _fail(msg, 3)
     except FileNotFoundError as e:
         return _fail(str(e) + ".", 2)
+    except OSError as e:  # the log could not be saved (--log-out): the run's events are out already
+        return _fail("cannot write %s: %s." % (e.filename or args.log_out, e.strerror or e), 1)
     except KeyboardInterrupt:
         return _fail("interrupted.", 130)
     if args.stats:

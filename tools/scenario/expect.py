@@ -11,14 +11,47 @@ rules on the pump's own deliveries whatever the expectations say.
 
 import json
 
+from tools.cli_args import read_text
+
 DAY_S = 86400
+# key -> (what it must be, check): an unknown or mistyped key is refused, never ignored (a
+# misspelt "sumary" would otherwise make every run pass).
+_LIST_OF_OBJECTS = ("a list of objects", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v))
+KEYS = {
+    "requests": _LIST_OF_OBJECTS,
+    "events": _LIST_OF_OBJECTS,
+    "absent": _LIST_OF_OBJECTS,
+    "request_count": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    "summary": ("an object", lambda v: isinstance(v, dict)),
+    "error": (
+        'an object with "line" (a whole number) and "contains" (text)',
+        lambda v: isinstance(v, dict)
+        and set(v) <= {"line", "contains"}
+        and isinstance(v.get("line", 0), int)
+        and not isinstance(v.get("line", 0), bool)
+        and isinstance(v.get("contains", ""), str),
+    ),
+    "interpreters": ("a list of names", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "seeds": ("a list of whole numbers", lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)),
+}
 
 
 def load(path):
-    with open(path) as f:
-        data = json.load(f)
+    """The expected outcome in `path`: tools.cli_args.InputError when the file cannot be read
+    or is not text, ValueError (a sentence) when it is not an expected outcome."""
+    text = read_text(path, "the expected outcome")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("it is nested too deeply to be an expected outcome")
     if not isinstance(data, dict):
         raise ValueError("an expected outcome is a JSON object")
+    for key, value in data.items():
+        if key not in KEYS:
+            raise ValueError("unknown key %r (known: %s)" % (key, ", ".join(sorted(KEYS))))
+        what, ok = KEYS[key]
+        if not ok(value):
+            raise ValueError("%r must be %s" % (key, what))
     return data
 
 

@@ -11,6 +11,7 @@ One command a line, '#' starts a comment, times are H:MM:SS[.fff] from the start
 The full description is docs/scenarios.md.
 """
 
+from tools.cli_args import parse_number, parse_whole
 from tools.pump_emulator.console import CommandError, parse_clock_set
 
 RX_REQUIRED = ("dose_ug", "duration_s", "lockout_s", "max_per_24h")
@@ -24,6 +25,8 @@ PUMP_KEYS = {
 ALARMS = ("low_reservoir", "empty_reservoir", "motor_stall", "battery_eri")
 LINK_FAULT_KEYS = ("loss", "corrupt", "duplicate")
 MAX_HOLD_S = 3600
+MAX_DAYS = 400  # the longest scenario: a year and some, run in seconds to a few minutes
+MAX_MS = MAX_DAYS * 86400 * 1000
 
 
 class ScenarioError(Exception):
@@ -61,9 +64,9 @@ class Scenario:
 
 
 def parse_time(text, line):
-    """'H:MM:SS' or 'H:MM:SS.fff' -> milliseconds."""
+    """'H:MM:SS' or 'H:MM:SS.fff' -> milliseconds (at most MAX_DAYS)."""
     parts = text.split(":")
-    if len(parts) != 3:
+    if len(parts) != 3 or not text.isascii() or not parts[0].isdigit():
         raise ScenarioError(line, "%r is not a time; write H:MM:SS" % text)
     try:
         h = int(parts[0])
@@ -82,7 +85,10 @@ def parse_time(text, line):
         raise ScenarioError(line, "%r is not a time; write H:MM:SS" % text)
     if h < 0 or not 0 <= mm < 60 or not 0 <= s < 60 or len(parts[1]) != 2 or len(parts[2].split(".")[0]) != 2:
         raise ScenarioError(line, "%r is not a time; write H:MM:SS with minutes and seconds 00..59" % text)
-    return (h * 3600 + mm * 60) * 1000 + ms
+    t = (h * 3600 + mm * 60) * 1000 + ms
+    if t > MAX_MS:
+        raise ScenarioError(line, "%s is past the longest scenario, %d days (%d:00:00)" % (text, MAX_DAYS, MAX_DAYS * 24))
+    return t
 
 
 def _pairs(words, line, what):
@@ -99,7 +105,7 @@ def _pairs(words, line, what):
 
 def _int(value, key, line, lo=0, hi=None):
     try:
-        n = int(value)
+        n = parse_whole(value)
     except ValueError:
         raise ScenarioError(line, "%s=%s is not a whole number" % (key, value))
     if n < lo or (hi is not None and n > hi):
@@ -109,7 +115,7 @@ def _int(value, key, line, lo=0, hi=None):
 
 def _prob(value, key, line):
     try:
-        p = float(value)
+        p = parse_number(value)
     except ValueError:
         raise ScenarioError(line, "%s=%s is not a probability" % (key, value))
     if not 0.0 <= p <= 1.0:
@@ -161,7 +167,7 @@ def _command(words, line):
         if len(rest) != 1:
             raise ScenarioError(line, "hold takes one argument, the seconds held")
         try:
-            s = float(rest[0])
+            s = parse_number(rest[0])
         except ValueError:
             raise ScenarioError(line, "hold %s: the seconds held must be a number" % rest[0])
         if not 0 < s <= MAX_HOLD_S:

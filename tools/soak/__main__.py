@@ -8,29 +8,17 @@ exception escaped a decoder, or a committed record was lost), 2 for bad argument
 import argparse
 import sys
 
+from tools import cli_args
 from tools.soak import report
 
 _COMMANDS = ("soak", "fuzz", "powercut")
 
 
-def _positive(text):
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _float_positive(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
+MAX_COUNT = 10**9  # steps or inputs: about a week of wall time at the soak's speed
+MAX_DAYS = 366  # powercut: about an hour of wall time per 60 days (docs/benchmarks.md)
+_positive = cli_args.whole(1, MAX_COUNT, what="a whole number from 1 to %d" % MAX_COUNT)
+_seed = cli_args.whole(0, 2**64, what="a seed from 0 to 2**64")
+_days = cli_args.number(0, MAX_DAYS, lo_open=True, what="a number of days above 0 and at most %d" % MAX_DAYS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,10 +39,10 @@ def build_parser():
     _soak_args(s)
     f = sub.add_parser("fuzz", help="fuzz the frame decoder, message decoder, prescription parsers and rx verifier")
     f.add_argument("--inputs", type=_positive, default=100000, help="inputs per target (default 100000)")
-    f.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    f.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     p = sub.add_parser("powercut", help="cut power at every byte of every storage write of a long session")
-    p.add_argument("--days", type=_float_positive, default=7.0, help="simulated days of use to record (default 7)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the recorded session (default 1)")
+    p.add_argument("--days", type=_days, default=7.0, help="simulated days of use to record (default 7)")
+    p.add_argument("--seed", type=_seed, default=1, help="seed of the recorded session (default 1)")
     p.add_argument("--no-app", action="store_true", help="check the log only, not the App booted from it (faster)")
     p.add_argument("--session", choices=("random", "outage"), default="random", help="random: the soak's mix of actions for --days; outage: a request left uncertain through a long link outage while the log ring rotates (default random)")
     return ap
@@ -62,7 +50,7 @@ def build_parser():
 
 def _soak_args(ap):
     ap.add_argument("--steps", type=_positive, default=100000, help="actions to run (default 100000)")
-    ap.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    ap.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     ap.add_argument("--episode-steps", type=_positive, default=50000, help="steps before a fresh world with the next prescription (default 50000)")
     ap.add_argument("--checkpoint-every", type=_positive, default=2000, help="steps between clean-link settle checks (default 2000)")
     ap.add_argument("--progress-every", type=_positive, default=None, help="steps between progress lines (default steps/20)")

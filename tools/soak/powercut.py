@@ -245,7 +245,10 @@ def _note(ever, rec):
 
 def run_campaign(days=7.0, seed=1, check_app=True, progress=None, max_writes=None, session="random", near_rotation=None):
     """Record a session and cut power at every byte of its writes; `max_writes` stops early,
-    `near_rotation=N` only cuts within N writes of each log rotation (a quick campaign)."""
+    `near_rotation=N` only cuts within N writes of each log rotation (a quick campaign).
+    `days` must be a finite number above 0 (nan would record nothing and report PASS)."""
+    if not (isinstance(days, (int, float)) and 0 < days < float("inf")):
+        raise ValueError("days must be a finite number above 0, not %r" % (days,))
     res = CampaignResult(seed)
     res.session = session
     t0 = time.perf_counter()
