@@ -65,6 +65,7 @@ class App:
         self._delivered = {}  # request_id -> pump start time, from our own log
         self._doses = {}  # request_id -> dose_ug
         self._in_flight = None
+        self._result_next_s = None
         self.next_request_id = 1
         self._recover()
 
@@ -206,7 +207,7 @@ class App:
             if d.reason == policy.MAX_24H:
                 used = self._used_24h(now_s)
             allowed = self.rx.max_per_24h if self.rx is not None else None
-            self._show_result(now, screens.denied(d.reason, now_s, d.next_s, used, allowed))
+            self._show_result(now, screens.denied(d.reason, now_s, d.next_s, used, allowed), d.next_s)
             return
         rid = self.next_request_id
         if self.link.last_request_id >= rid:
@@ -247,7 +248,7 @@ class App:
             self.log.append(ev.DELIVERED, start_s, rid, self._doses.pop(rid, 0), start_s)
             self.sounder.chirp(GIVEN)
             nxt = policy.next_available(start_s, self.starts(), self.rx) if self.rx is not None else None
-            self._show_result(now, ["Dose given", "", screens.next_line(self.link.now_s(now), nxt)])
+            self._show_result(now, ["Dose given", "", screens.next_line(self.link.now_s(now), nxt)], nxt)
             self._prune(start_s)
         elif kind == lk.REFUSED:
             rid, code = e[1], e[2]
@@ -260,7 +261,7 @@ class App:
             nxt = None
             if reason in (policy.LOCKOUT, policy.MAX_24H) and self.rx is not None and now_s is not None:
                 nxt = policy.next_available(now_s, self.starts(), self.rx)
-            self._show_result(now, screens.denied(reason, now_s, nxt))
+            self._show_result(now, screens.denied(reason, now_s, nxt), nxt)
         elif kind == lk.UNCERTAIN:
             rid = e[1]
             if self._in_flight == rid:
@@ -326,7 +327,10 @@ class App:
             if self.phase == REQUESTING:
                 self.phase = IDLE
 
-    def _show_result(self, now, lines):
+    def _show_result(self, now, lines, next_s=None):
+        """Show an answer for _RESULT_MS; `next_s`: when the next dose is possible, which its
+        third line counts down to."""
+        self._result_next_s = next_s
         self.result = lines
         self._result_at = now
         self.phase = RESULT
@@ -351,8 +355,13 @@ class App:
         if self.phase == REQUESTING:
             return ["Asking pump...", "", "", alarm], AMBER, True
         if self.phase == RESULT:
+            lines = self.result
+            if self._result_next_s is not None:
+                self._ticking = True  # "Next in m:ss" counts down while the answer shows
+                lines = lines[:2] + [screens.next_line(self.link.now_s(now), self._result_next_s)]
+            # Green means "a dose is available": after one was given it is not (lockout).
             given = self.result and self.result[0] == "Dose given"
-            return self.result + [alarm], (GREEN if given else RED), False
+            return lines + [alarm], (AMBER if given else RED), False
         if self.rx is None:
             return ["No valid", "prescription", "Call clinic", alarm], RED, False
         if high:

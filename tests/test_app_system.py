@@ -32,6 +32,9 @@ def test_press_is_given_and_shown_with_next_dose_time():
     s.press()
     assert s.display.lines[0] == "Dose given"
     assert s.display.lines[2] == "Next in 10:00"
+    assert s.indicator.colour == AMBER  # green means "a dose is available": not now
+    s.run(3000)
+    assert s.display.lines[:3] == ["Dose given", "", "Next in 9:57"]  # it counts down
     assert len(s.delivered()) == 1
     granted = kinds(s, ev.GRANTED)
     delivered = kinds(s, ev.DELIVERED)

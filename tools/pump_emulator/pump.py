@@ -561,6 +561,8 @@ class Pump:
             return None
         except OSError as e:
             raise RecordError("cannot read the record file %s: %s" % (self.record_path, e.strerror))
+        except UnicodeDecodeError:
+            raise RecordError("the record file %s is not text (not a pump record)" % self.record_path)
         try:
             data = json.loads(text)
         except ValueError:

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog, Static
 
 from firmware import messages as m
@@ -194,8 +195,12 @@ class SimulatorApp(App):
 
     # ---- what the patient sees -------------------------------------------------------------
     def refresh_panels(self):
-        if not self.screen.query("#lcd"):
-            return  # the app is closing and its screen is gone (a tick can still fire)
+        try:
+            self._refresh_panels()
+        except NoMatches:
+            return  # the app is closing and its screen is gone (a tick can still fire mid-way)
+
+    def _refresh_panels(self):
         w = self.world
         lines = (list(w.display) + ["", "", "", ""])[:4]
         self.query_one("#lcd", Static).update("\n".join(x[:16].ljust(16) for x in lines))
