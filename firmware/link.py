@@ -112,6 +112,10 @@ class LinkClient:
             ms = self._age_ms + d
             self._age_s += ms // 1000
             self._age_ms = ms % 1000
+        elif d < 0:
+            # Polls over half a tick period apart (or ticks that ran back): how much time
+            # passed is unknown, so pump time is too, until the pump states it again.
+            self._time_ok = False
 
     def fresh(self, now_ticks):
         """True when the pump answered recently enough to send it a bolus request."""

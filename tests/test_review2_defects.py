@@ -258,3 +258,20 @@ def test_after_a_failed_exchange_nothing_is_sent_for_one_second_even_a_queued_bo
     clock.advance(20)
     link.poll(clock.ticks_ms())
     assert frame.Deframer().feed(pair.b.read(4096))[0].msg_type == m.BOLUS_REQ
+
+
+def test_polls_more_than_half_a_tick_period_apart_make_pump_time_unknown():
+    """The handheld cannot tell how long such a gap was: it must not guess, but deny until the
+    pump states its time again."""
+    s = System()
+    s.sync()
+    assert s.app.now_s() is not None
+    s.clock.advance((1 << 29) + 5000)  # one gap past half the 2**30 period: ticks_diff < 0
+    s.pair.down = True
+    s.step()
+    assert s.app.now_s() is None
+    judged_press(s)
+    assert denied(s)[-1] == policy.NOT_SYNCED
+    s.pair.down = False
+    s.sync(5000)
+    assert s.app.now_s() is not None and s.link.synced
