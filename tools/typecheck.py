@@ -1,10 +1,15 @@
 """Type-check the project with pyright: device code against MicroPython's stubs, tools against CPython.
 
 `python -m tools.typecheck` (or `python tools/typecheck.py`) checks firmware/, hal/ and boards/
-against the pinned stubs of each MicroPython port in PORTS (installed with pip into
-build/typings/<port> on first use), and tools/ plus the host-only HAL modules against
-CPython. Prints one summary line per target and every error; exits 1 if there was one.
-`--list` shows what would be checked; `--target rp2` checks one target.
+against the pinned stubs of each MicroPython port in PORTS, and tools/ plus the host-only HAL
+modules against CPython. Prints one summary line per target and every error; exits 1 if there
+was one. `--list` shows what would be checked; `--target rp2` checks one target.
+
+The stubs are pinned here (STUBS_VERSION, STDLIB_STUBS) and installed by `make venv`, which
+runs `--install-stubs`: pip puts each port's into build/typings/<port>. They are not in
+requirements.txt because every port's package has the same top-level modules (machine.pyi,
+time.pyi...): one site-packages cannot hold rp2's and esp32's side by side. A type check never
+installs anything; without the stubs it says how to install them and exits 2.
 """
 
 import argparse
@@ -40,10 +45,23 @@ def typings_dir(port):
     return os.path.join(BUILD, "typings", port)
 
 
+def _stubs_marker(port):
+    return os.path.join(typings_dir(port), "micropython_%s_stubs-%s.dist-info" % (port, STUBS_VERSION))
+
+
+def have_stubs(port, out):
+    """True when the pinned stubs for `port` are installed; otherwise says how to install them."""
+    if os.path.isdir(_stubs_marker(port)):
+        return True
+    out.write("typecheck: the pinned %s stubs (%s) are not installed: run `make venv` or "
+              "`python -m tools.typecheck --install-stubs`\n" % (port, " ".join(stub_packages(port))))  # fmt: skip
+    return False
+
+
 def ensure_stubs(port, out):
     """Install the pinned stubs for `port` unless they are there already; True when ready."""
     target = typings_dir(port)
-    marker = os.path.join(target, "micropython_%s_stubs-%s.dist-info" % (port, STUBS_VERSION))
+    marker = _stubs_marker(port)
     if os.path.isdir(marker):
         return True
     if os.path.isdir(target):
@@ -167,12 +185,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.typecheck", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--target", action="append", help="check only this target (%s, cpython)" % ", ".join(PORTS))
     parser.add_argument("--list", action="store_true", help="print the files of each target and exit")
+    parser.add_argument("--install-stubs", action="store_true",
+                        help="install the pinned MicroPython stubs of every port into build/typings and exit "
+                             "(make venv does it; needs the package index)")  # fmt: skip
     args = parser.parse_args(argv)
     out = sys.stdout
     chosen = targets(args.target)
     if not chosen:
         out.write("typecheck: no such target; choose from %s, cpython\n" % ", ".join(PORTS))
         return 2
+    if args.install_stubs:
+        ok = all([ensure_stubs(port, out) for port in PORTS])
+        return 0 if ok else 2
     if args.list:
         for name, files, _stubs in chosen:
             out.write("%s: %s\n" % (name, " ".join(files)))
@@ -185,7 +209,7 @@ def main(argv=None):
     failed = False
     for name, files, stubs in chosen:
         t0 = time.monotonic()
-        if stubs and not ensure_stubs(name, out):
+        if stubs and not have_stubs(name, out):
             failed = True
             continue
         report, problem = run_pyright(pyright, write_config(name, files, stubs), host=not stubs)
