@@ -174,3 +174,28 @@ def test_help_lists_every_command_with_its_arguments():
     assert answer.startswith("ok: ") and "clock +S|-S" in answer and "silent on|off" in answer
     for name in console.COMMANDS:
         assert name in answer
+
+
+def test_refill_answers_the_volume_it_took_and_the_drug_it_holds():
+    pump, port = make()
+    assert run(pump, port, "refill 20000") == "ok: refilled 20000 uL at 1000 ug/mL: reservoir 20000 ug"
+    pump.concentration = 500
+    assert run(pump, port, "refill 300") == "ok: refilled 300 uL at 500 ug/mL: reservoir 150 ug"
+
+
+@pytest.mark.parametrize(
+    "line,words",
+    [
+        ("clock 5", "say which way the clock moves: +5 (forward) or -5 (back)"),
+        ("clock 3600", "+3600 (forward) or -3600 (back)"),
+        ("clock +５", "whole number of seconds"),
+        ("drop ０.５", "probability from 0 to 1"),  # float() takes fullwidth digits
+        ("corrupt 0_5", "probability from 0 to 1"),
+        ("duplicate nan", "probability from 0 to 1"),
+    ],
+)
+def test_unsigned_clock_and_non_ascii_numbers_are_refused(line, words):
+    test_bad_lines_get_one_sentence_and_change_nothing(line, words)
+    pump, port = make()
+    console.execute(line, pump, port)
+    assert (port.corrupt, port.duplicate, pump.clock_set_s()) == (0, 0, 0)

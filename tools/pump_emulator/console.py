@@ -37,9 +37,13 @@ class CommandError(Exception):
 
 
 def parse_clock_set(text):
-    """'+3600' / '-600' / '3600' -> seconds; CommandError with a sentence otherwise."""
-    digits = text[1:] if text[:1] in ("+", "-") else text
-    if not digits.isdigit() or not digits.isascii():
+    """'+3600' / '-600' -> seconds; CommandError with a sentence otherwise.
+
+    The sign is required: a bare '3600' could be meant as a time of day, not a move."""
+    if text.isdigit() and text.isascii():
+        raise CommandError("say which way the clock moves: +%s (forward) or -%s (back), not %s" % (text, text, text))
+    digits = text[1:]
+    if text[:1] not in ("+", "-") or not digits.isdigit() or not digits.isascii():
         raise CommandError("the clock moves by a whole number of seconds, e.g. +3600 or -600, not %s" % text)
     delta = int(digits) * (-1 if text[0] == "-" else 1)
     if abs(delta) > MAX_CLOCK_SET_S:
@@ -54,10 +58,12 @@ def _alarm_name(word):
 
 
 def _probability(word, what):
-    try:
-        p = float(word)
-    except ValueError:
-        p = -1.0
+    p = -1.0
+    if word.isascii() and "_" not in word:  # float() also takes '０.５' and '0_5'
+        try:
+            p = float(word)
+        except ValueError:
+            pass
     if not 0.0 <= p <= 1.0:
         raise CommandError("%s needs a probability from 0 to 1, not %s" % (what, word))
     return p
@@ -117,7 +123,7 @@ def execute(line, pump, port):
             rest = _args(words, 0, 1, "refill [UL]")
             ul = _whole(rest[0], "refill", 10**6) if rest else DEFAULT_REFILL_UL
             pump.refill(ul)
-            said = "refilled: %d ug" % pump.reservoir_ug
+            said = "refilled %d uL at %g ug/mL: reservoir %d ug" % (ul, pump.concentration, pump.reservoir_ug)
         elif cmd == "clock":
             (text,) = _args(words, 1, 1, "clock +S or clock -S")
             delta = parse_clock_set(text)
