@@ -148,3 +148,17 @@ def test_report_over_a_huge_pump_time_span_is_bounded(tmp_path):
     assert "  day 11: presses 1, given 1" in res.stdout and "  day 20425: presses 1" in res.stdout
     for name in ("timeline.png", "daily.png", "alarms.png"):
         assert 1000 < (out / name).stat().st_size < 1000000, name
+
+
+HEAP_CASES = [
+    # issue 14: a bad --heap is a usage error (2), not "the firmware crashed" (3); CPython has no heap to set
+    ("scenario-heap-garbage", "scenario", ["{scn}", "--heap", "abc"], 2, ["--heap", "'abc' is not a heap size"]),
+    ("scenario-heap-garbage-micropython", "scenario", ["{scn}", "--interpreter", "micropython", "--heap", "abc"], 2, ["--heap"]),
+    ("scenario-heap-on-cpython", "scenario", ["{scn}", "--heap", "64K"], 2, ["--heap", "CPython", "--interpreter micropython"]),
+    ("scenario-heap-on-cpython-named", "scenario", ["{scn}", "--interpreter", "cpython", "--heap", "64K"], 2, ["--heap"]),
+]
+
+
+@pytest.mark.parametrize("module,args,status,words", [c[1:] for c in HEAP_CASES], ids=[c[0] for c in HEAP_CASES])
+def test_scenario_heap_is_a_usage_error(files, module, args, status, words):
+    test_bad_input_is_one_sentence_and_loses_nothing(files, module, args, status, words)

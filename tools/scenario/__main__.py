@@ -33,13 +33,15 @@ def main(argv=None):
     ap.add_argument("--seed", type=cli_args.whole(0, 2**64), default=1, help="seed of the link-fault and button-noise generator (default 1)")
     ap.add_argument("--out", default=None, help="write the JSON lines here instead of stdout")
     ap.add_argument("--interpreter", choices=INTERPRETERS, default="cpython", help="run the firmware on CPython (default) or the MicroPython unix port")
-    ap.add_argument("--heap", type=cli_args.heap_size, default=None, help="MicroPython heap size (default 256K)")
+    ap.add_argument("--heap", type=cli_args.heap_size, default=None, help="MicroPython heap size (default 256K); needs a MicroPython --interpreter")
     ap.add_argument("--unpaired", action="store_true", help="no link key: a plain rx.txt and unauthenticated requests (default: paired, signed rx.bin)")
     ap.add_argument("--trace", action="store_true", help="also report frames, link faults, screen changes and every log record")
     ap.add_argument("--check", metavar="EXPECT", default=None, help="compare with an expected-outcome file (.expect.json); exit 1 on a mismatch")
     ap.add_argument("--log-out", metavar="FILE", default=None, help="save the handheld's event log here (for python -m tools.clinician report)")
     ap.add_argument("--stats", action="store_true", help="print speed figures (sim-days per wall second, steps per second) on stderr")
     args = ap.parse_args(argv)
+    if args.heap is not None and args.interpreter == "cpython":
+        ap.error("--heap sets the MicroPython heap and the firmware runs on CPython here: add --interpreter micropython")
 
     try:
         text = cli_args.read_text(args.file, "the scenario")
