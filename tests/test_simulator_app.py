@@ -146,3 +146,21 @@ def test_cli_help_and_no_terminal():
     assert r.returncode == 0 and "--speed" in r.stdout
     r = subprocess.run([sys.executable, "-m", "tools.simulator"], cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and "needs a terminal" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_every_key_is_in_the_help_and_the_readme():
+    # issue 14: `k` was missing from --help and `v` from the README's key table
+    import re
+
+    from tests.mp import REPO
+
+    keys = [b.key for b in SimulatorApp.BINDINGS]
+    assert "k" in keys and "v" in keys
+    help_text = subprocess.run([sys.executable, "-m", "tools.simulator", "--help"], capture_output=True, text=True,
+                               cwd=REPO, timeout=60).stdout  # fmt: skip
+    epilog = " ".join(help_text.split()).split("Keys:")[1]
+    with open(os.path.join(REPO, "README.md")) as f:
+        table = [line for line in f.read().split("`make sim` opens")[1].split("`make test` runs")[0].splitlines() if line.startswith("|")]
+    for key in keys:
+        assert key in re.split(r"[\s/();,]+", epilog), key
+        assert any("`%s`" % key in row.split("|")[1] for row in table), key

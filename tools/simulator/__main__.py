@@ -25,9 +25,10 @@ def main(argv=None):
         prog="python -m tools.simulator",
         description="The patient's handheld and the pump, simulated in a terminal with the real firmware "
         "(lockstep board) and the pump emulator.",
-        epilog="Keys: space dose (a complete hold), t toggle the button, mouse: hold the button; "
-        "1/2/3 speed x1/x60/x600; l cut/restore the link; n noisy link; r reboot the handheld; "
-        "a next pump alarm; c clear alarms; f refill; v verbose log; q quit.",
+        epilog="Keys: space (or b) dose (a complete hold), t toggle the button, mouse: hold the button; "
+        "1/2/3 speed x1/x60/x600 (it starts at --speed, x60); l cut/restore the link; n noisy link; "
+        "r reboot the handheld; a next pump alarm; c clear alarms; f refill; k set the pump's clock an hour "
+        "forward; v verbose log (routine status frames too); q quit.",
     )
     ap.add_argument("--interpreter", choices=INTERPRETERS, default="micropython", help="run the firmware on the MicroPython unix port (default) or CPython")
     ap.add_argument("--speed", type=int, choices=SPEEDS, default=60, help="virtual seconds per real second (default 60)")
