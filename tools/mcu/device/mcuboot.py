@@ -129,7 +129,7 @@ def _run(code):
 
 def serve():
     _mount()
-    sys.modules["os"] = _Os()
+    sys.modules["os"] = _Os()  # pyright: ignore[reportArgumentType]
     _say("mcu:ready")
     while True:
         line = _read_line().rstrip("\n")
