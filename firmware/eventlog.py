@@ -66,6 +66,8 @@ FAULT_STORAGE = const(4)
 FAULT_LINK = const(5)
 FAULT_PUMP_CLOCK = const(6)  # b=|jump| in s, c=1 if backwards
 FAULT_PUMP_CHANGED = const(7)  # a=old pump id, b=new pump id
+FAULT_HANDHELD = const(8)  # b=exception (HANDHELD_EXCEPTIONS index), c=faults in a row
+FAULT_OVERSIZED_FILE = const(9)  # b=file (FILE_IDS), c=its size in bytes (at most 0xFFFFFFFF)
 
 FAULT_NAMES = {
     FAULT_TORN_LOG: "torn_log_tail",
@@ -75,7 +77,27 @@ FAULT_NAMES = {
     FAULT_LINK: "link_error",
     FAULT_PUMP_CLOCK: "pump_clock_jump",
     FAULT_PUMP_CHANGED: "pump_changed",
+    FAULT_HANDHELD: "handheld_fault",
+    FAULT_OVERSIZED_FILE: "oversized_file",
 }
+
+# FAULT_HANDHELD b: the exception's class by name (0: any other, subclasses included).
+HANDHELD_EXCEPTIONS = (
+    "other",
+    "MemoryError",
+    "OSError",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "IndexError",
+    "AttributeError",
+    "ZeroDivisionError",
+    "RuntimeError",
+    "NotImplementedError",
+)
+# FAULT_OVERSIZED_FILE b: which file (0: another). The prescription files are refused as
+# RX_CHANGE records instead (rxstore.OVERSIZED).
+FILE_IDS = {"events.0": 1, "events.1": 2, "key.bin": 3}
 
 
 class Record:
@@ -192,16 +214,28 @@ class EventLog:
         self._seg_count = [0, 0]  # valid records per segment
         self.torn_bytes = 0  # dropped from the tail(s) by the last open()
         self.bad_bytes = 0  # corrupt records skipped inside segments at the last open()
+        self.oversized = []  # (name, size) of segments cut to segment_bytes at the last open()
 
     def open(self):
         """Scan both segments, cut torn or corrupt tails off (so appends stay record-aligned)
-        and find where to append. Returns dict(records, torn_bytes, bad_bytes)."""
+        and find where to append. Returns dict(records, torn_bytes, bad_bytes).
+
+        A segment longer than `segment_bytes` was not written by this log (nothing is appended
+        past that size): before it is read it is cut to `segment_bytes` (a read that reads no
+        further, so it cannot exhaust the heap), which keeps the records committed at its
+        start, and then scanned like any other; `self.oversized` lists (name, size it had) for
+        each such segment. Every read passes `segment_bytes` as its cap."""
         tops = [-1, -1]
         torn = 0
         bad = 0
+        oversized = []
         for i in (0, 1):
             name = self.names[i]
-            data = self.storage.read(name)
+            size = self.storage.size(name)
+            if size > self.segment_bytes:
+                oversized.append((name, size))
+                self.storage.truncate(name, self.segment_bytes)
+            data = self.storage.read(name, self.segment_bytes)
             if data is None:
                 self._seg_count[i] = 0
                 continue
@@ -223,6 +257,7 @@ class EventLog:
         self.torn_bytes = torn
         self.bad_bytes = bad
         self._opened = True
+        self.oversized = oversized
         return {"records": self.count, "torn_bytes": torn, "bad_bytes": bad}
 
     @property
@@ -279,7 +314,7 @@ class EventLog:
         if not self._opened:
             self.open()
         for i in self._order:
-            data = self.storage.read(self.names[i])
+            data = self.storage.read(self.names[i], self.segment_bytes)
             if data:
                 for r in _records_in(data):
                     yield r

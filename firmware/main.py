@@ -1,9 +1,21 @@
 """Composition root: build the handheld from a board definition and run it.
 
-`run("rpi_pico")` imports `boards/rpi_pico/board.py`, constructs the HAL objects it names, opens
-the event log and the prescription from the board's storage, and runs the superloop: poll the
-app, feed the watchdog only after a poll completed, sleep. `boot(board)` does everything but
-the loop and returns `(app, hal)`, hal being the dict of HAL objects by role.
+`run("rpi_pico")` imports `boards/rpi_pico/board.py`, constructs the HAL objects it names and
+runs a `Superloop` on them. `boot(board, hal=None)` opens the event log and the prescription
+from the board's storage and returns `(app, hal)`, hal being the dict of HAL objects by role
+(built from the board when not given). Every file is read with a cap (`Storage.read(name,
+limit)`): an oversized file is refused with a logged reason, never read into the heap.
+
+`Superloop(board, hal)`: `step()` polls the app once and feeds the watchdog only after a poll
+completed, and returns how long to sleep. An unexpected exception in a poll or at boot is a
+*handheld fault*: a FAULT record (FAULT_HANDHELD, the exception's class, faults in a row), the
+screen "Handheld fault / No dose possible / Call clinic", the light red and blinking, a short
+beep every 2 s. The app is dropped, so nothing more reaches the pump (no BOLUS_REQ, no status),
+and the watchdog is never fed again: a board with one is reset by it. Without a watchdog (or
+if it did not bite) the firmware boots again in-process after `_FAULT_REBOOT_MS`, on the same
+HAL objects, and like any boot denies until resynced with the pump. After `_MAX_FAULTS` faults
+in a row (each within `_STABLE_POLLS` polls of its boot) it stays in the fault state until the
+power is cycled. KeyboardInterrupt and SystemExit are not faults: they end `run`.
 """
 
 try:
@@ -14,13 +26,25 @@ except ImportError:
         return x
 
 
+import gc
+
 from firmware import eventlog
 from firmware.app import App
 from firmware.link import LinkClient
+from hal.contract import RED, Oversized
 
 _POLL_MS = const(10)
 _KEY_FILE = "key.bin"
 _RX_TEXT = "rx.txt"
+_RX_TEXT_MAX = const(2048)  # bytes: the clinic's text form with comments fits many times over
+
+_FAULT_TURN_MS = const(100)  # the fault loop's period
+_FAULT_REBOOT_MS = const(10000)  # longer than any board's watchdog timeout (RP2040: 8.4 s at most)
+_FAULT_BEEP_TURNS = const(20)  # one beep of one turn every 2 s
+_FAULT_HZ = const(880)
+_MAX_FAULTS = const(3)  # faults in a row before the fault state is kept until power is cycled
+_STABLE_POLLS = const(6000)  # polls (about a minute) after which a boot counts as healthy
+FAULT_SCREEN = ["Handheld fault", "No dose possible", "Call clinic", ""]
 
 
 def load_board(name):
@@ -38,10 +62,23 @@ def make(spec):
     return getattr(mod, class_name)(**kwargs)
 
 
+def make_hal(board):
+    """The dict of HAL objects by role that `board.HAL` names."""
+    hal = {}
+    for role in board.HAL:
+        hal[role] = make(board.HAL[role])
+    return hal
+
+
+def log_oversized(log, name, size):
+    log.append(eventlog.FAULT, -1, eventlog.FAULT_OVERSIZED_FILE, eventlog.FILE_IDS.get(name, 0), min(size, 0xFFFFFFFF))
+
+
 def load_prescription(storage, key, log, allow_unsigned=False):
     """The signed prescription (`rx.bin`, checked against the device key). Only a development
     board (`ALLOW_UNSIGNED_RX = True`: host, lockstep) may fall back to a plain `rx.txt` when it
-    has no key. Anything invalid means no prescription: no bolus is ever granted without one."""
+    has no key. Anything invalid means no prescription: no bolus is ever granted without one.
+    A refused prescription (oversized included) is logged as RX_CHANGE with its reason."""
     from firmware import rxstore
 
     if key is not None or not allow_unsigned:
@@ -51,21 +88,28 @@ def load_prescription(storage, key, log, allow_unsigned=False):
         return rx
     from firmware import prescription
 
-    text = storage.read(_RX_TEXT)
+    try:
+        text = storage.read(_RX_TEXT, _RX_TEXT_MAX)
+    except Oversized:
+        log.append(eventlog.RX_CHANGE, -1, 0, 0, rxstore.OVERSIZED)
+        return None
     if text is None:
         return None
     try:
         return prescription.parse_text(text.decode())
     except (prescription.PrescriptionError, UnicodeError, ValueError):
-        log.append(eventlog.RX_CHANGE, -1, 0, 0, 3)
+        log.append(eventlog.RX_CHANGE, -1, 0, 0, rxstore.MALFORMED)
         return None
 
 
 def open_log(storage):
     """Open the event log and record what the scan had to drop: a torn tail (a power cut
-    mid-append) and corrupt records in the middle, each as a FAULT record."""
+    mid-append), corrupt records in the middle and segments longer than a segment (cut to
+    one, see EventLog.open), each as a FAULT record."""
     log = eventlog.EventLog(storage)
     opened = log.open()
+    for name, size in log.oversized:
+        log_oversized(log, name, size)
     if opened.get("torn_bytes"):
         log.append(eventlog.FAULT, -1, eventlog.FAULT_TORN_LOG, opened["torn_bytes"])
     if opened.get("bad_bytes"):
@@ -73,17 +117,24 @@ def open_log(storage):
     return log
 
 
-def boot(board):
-    hal = {}
-    for role in board.HAL:
-        hal[role] = make(board.HAL[role])
-    storage = hal["storage"]
-    log = open_log(storage)
+def read_key(storage, log):
+    """The device key, or None when it is missing, invalid or oversized (logged)."""
     from firmware import rxstore
 
-    key = storage.read(_KEY_FILE)
-    if not rxstore.key_ok(key):
-        key = None
+    try:
+        key = storage.read(_KEY_FILE, rxstore.KEY_LEN)
+    except Oversized as e:
+        log_oversized(log, _KEY_FILE, e.size)
+        return None
+    return key if rxstore.key_ok(key) else None
+
+
+def boot(board, hal=None):
+    if hal is None:
+        hal = make_hal(board)
+    storage = hal["storage"]
+    log = open_log(storage)
+    key = read_key(storage, log)
     rx = load_prescription(storage, key, log, getattr(board, "ALLOW_UNSIGNED_RX", False))
     link = LinkClient(hal["clock"], hal["serial"], key=key)
     app = App(
@@ -100,13 +151,119 @@ def boot(board):
     return app, hal
 
 
+def _quietly(fn, *args):
+    """Call fn; in the fault path an error of the fault handling itself must not stop it."""
+    try:
+        fn(*args)
+    except Exception:
+        pass
+
+
+def _print_exception(exc):
+    import sys
+
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(exc, sys.stderr)  # type: ignore[arg-type]  # MicroPython: a stream
+    else:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+
+
+class Superloop:
+    """The handheld's main loop on `board` with the HAL objects `hal` (built from the board
+    when not given): `step()` is one turn and returns the ms to sleep; `run(steps)` loops."""
+
+    def __init__(self, board, hal=None):
+        self.board = board
+        self.hal = hal if hal is not None else make_hal(board)
+        self.clock = self.hal["clock"]
+        self.watchdog = self.hal.get("watchdog")
+        self.app = None  # None in the fault state: nothing polls the app or the link
+        self.faults = 0  # handheld faults in a row
+        self.boots = 0
+        self._polls = 0  # completed polls since this boot
+        self._turns = 0  # fault-loop turns since the fault
+        self.boot()
+
+    def boot(self):
+        self.boots += 1
+        self._polls = 0
+        try:
+            self.app = boot(self.board, self.hal)[0]
+        except Exception as e:
+            self._fault(e)
+
+    def step(self):
+        if self.app is None:
+            return self._fault_turn()
+        try:
+            self.app.poll()
+        except Exception as e:
+            self._fault(e)
+            return _FAULT_TURN_MS
+        if self.watchdog is not None:
+            self.watchdog.feed()
+        self._polls += 1
+        if self._polls == _STABLE_POLLS:
+            self.faults = 0
+        return _POLL_MS
+
+    def run(self, steps=-1):
+        """Loop for `steps` turns (-1: for ever)."""
+        while steps != 0:
+            self.clock.sleep_ms(self.step())
+            steps -= 1
+
+    @property
+    def in_fault(self):
+        return self.app is None
+
+    def _fault(self, exc):
+        app = self.app
+        self.app = None
+        self.faults += 1
+        self._turns = 0
+        gc.collect()
+        _quietly(_print_exception, exc)
+        _quietly(self._log_fault, app, exc)
+        app = None
+        _quietly(self.hal["display"].show, FAULT_SCREEN)
+        self._fault_turn()
+
+    def _log_fault(self, app, exc):
+        """FAULT_HANDHELD in the app's log (a fault at boot: the log opened afresh), at the
+        pump time when it is known and loggable."""
+        t = -1
+        if app is None:
+            log = eventlog.EventLog(self.hal["storage"])
+        else:
+            log = app.log
+            try:
+                t = app.now_s()
+            except Exception:
+                pass
+            if t is None or not 0 <= t < 0xFFFFFFFF:
+                t = -1
+        name = type(exc).__name__
+        code = eventlog.HANDHELD_EXCEPTIONS.index(name) if name in eventlog.HANDHELD_EXCEPTIONS else 0
+        log.append(eventlog.FAULT, t, eventlog.FAULT_HANDHELD, code, self.faults)
+
+    def _fault_turn(self):
+        """One turn of the fault state: red blinking light, a beep every 2 s, no watchdog
+        feed; the in-process reboot when no watchdog reset the board in time."""
+        self._turns += 1
+        _quietly(self.hal["indicator"].set, RED, True)
+        buzzer = self.hal["buzzer"]
+        if self._turns % _FAULT_BEEP_TURNS == 1:
+            _quietly(buzzer.on, _FAULT_HZ)
+        else:
+            _quietly(buzzer.off)
+        if self._turns * _FAULT_TURN_MS >= _FAULT_REBOOT_MS and self.faults < _MAX_FAULTS:
+            gc.collect()
+            self.boot()
+        return _FAULT_TURN_MS
+
+
 def run(board_name):
-    board = load_board(board_name)
-    app, hal = boot(board)
-    clock = hal["clock"]
-    watchdog = hal.get("watchdog")
-    while True:
-        app.poll()
-        if watchdog is not None:
-            watchdog.feed()
-        clock.sleep_ms(_POLL_MS)
+    Superloop(load_board(board_name)).run()

@@ -17,6 +17,7 @@ except ImportError:
 FIELDS = ("version", "dose_ug", "duration_s", "lockout_s", "max_per_24h", "cap_ug", "cap_window_s")
 _PREFIX = "rx1;"
 _MAX_CANONICAL = const(200)  # bytes; a valid canonical prescription is under 130
+MAX_CANONICAL = _MAX_CANONICAL
 _MAX_DIGITS = const(12)  # longer numbers are out of every range: refuse before int()
 
 _VERSION_MAX = const(0x7FFFFFFF)

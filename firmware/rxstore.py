@@ -9,6 +9,7 @@ whenever the new one is refused.
 
 from firmware import prescription
 from firmware.hmac_sha256 import KEY_LEN, compare, hmac_sha256, key_ok
+from hal.contract import Oversized
 
 try:
     from micropython import const
@@ -21,6 +22,7 @@ except ImportError:
 RX_FILE = "rx.bin"
 KEY_FILE = "key.bin"
 TAG_LEN = 32
+MAX_BLOB = prescription.MAX_CANONICAL + TAG_LEN  # longer is never valid: not even read
 _RX_CHANGE = const(10)  # firmware.eventlog.RX_CHANGE (not imported: keep this module small)
 _PREFIX = b"rx1;"
 
@@ -31,6 +33,7 @@ MALFORMED = const(3)  # the tag matches but the content is not a valid prescript
 ROLLBACK = const(4)  # version not newer than the prescription in force
 NO_KEY = const(5)  # the device has no valid key: nothing can be verified
 MISSING = const(6)  # no rx.bin (load only; never logged by install)
+OVERSIZED = const(7)  # the file is longer than any valid prescription: refused unread (load only)
 
 REFUSAL_NAMES = {
     UNSIGNED: "unsigned",
@@ -39,6 +42,7 @@ REFUSAL_NAMES = {
     ROLLBACK: "rollback",
     NO_KEY: "no_key",
     MISSING: "missing",
+    OVERSIZED: "oversized",
 }
 REFUSAL_CODES = {}
 for _code in REFUSAL_NAMES:
@@ -155,11 +159,15 @@ class RxStore:
         self.rx = None
 
     def load(self):
-        """(Prescription, None) for a valid signed `rx.bin`, else (None, reason name)."""
+        """(Prescription, None) for a valid signed `rx.bin`, else (None, reason name); an
+        `rx.bin` longer than MAX_BLOB is refused as "oversized" without being read."""
         self.rx = None
         if not key_ok(self.key):
             return None, REFUSAL_NAMES[NO_KEY]
-        blob = self.storage.read(self.name)
+        try:
+            blob = self.storage.read(self.name, MAX_BLOB)
+        except Oversized:
+            return None, REFUSAL_NAMES[OVERSIZED]
         if blob is None:
             return None, REFUSAL_NAMES[MISSING]
         try:

@@ -72,12 +72,25 @@ class Clock:
         raise NotImplementedError
 
 
+class Oversized(Exception):
+    """Raised by `Storage.read(name, limit)` for a file longer than `limit` bytes, before any
+    of it is read (a 300 KB file must not cost 300 KB of heap): `.name`, `.size`, `.limit`."""
+
+    def __init__(self, name, size, limit):
+        super().__init__("%s is %d bytes, more than %d" % (name, size, limit))
+        self.name = name
+        self.size = size
+        self.limit = limit
+
+
 class Storage:
     """Named byte files on flash. `append` may be torn by a power cut (a prefix of the data
-    reaches flash); `replace` is atomic (old or new content, never a mix); `read` returns the
-    whole file or None when it does not exist."""
+    reaches flash); `replace` is atomic (old or new content, never a mix); `truncate` keeps the
+    first `length` bytes (and reads no more than those). `read(name, limit)` returns the whole
+    file, None when it does not exist, and raises Oversized when it holds more than `limit`
+    bytes. Firmware always passes a limit; `limit=None` (no cap) is for host tools only."""
 
-    def read(self, name: str):
+    def read(self, name: str, limit=None):
         raise NotImplementedError
 
     def append(self, name: str, data) -> None:

@@ -6,7 +6,7 @@ drop, corrupt, duplicate and delay bytes, all driven by a seeded generator so a 
 """
 
 from hal import ticks
-from hal.contract import OFF
+from hal.contract import OFF, Oversized
 
 
 class Rng:
@@ -125,6 +125,37 @@ class FakeWatchdog:
         self.feeds += 1
 
 
+class Faulty:
+    """Any HAL object whose methods can be made to raise: `Faulty(FakeDisplay())` behaves like
+    the display until `fail("show", ValueError("x"), times=1)`; then the next `times` calls
+    of `show` raise (times=-1: every call). `raised` counts the exceptions thrown. For testing
+    what the firmware does with an error nobody expected."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.plan = {}  # method name -> [exception, calls left to fail]
+        self.raised = 0
+
+    def fail(self, method, exc, times=1):
+        self.plan[method] = [exc, times]
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        plan = self.plan.get(name)
+        if plan is None:
+            return attr
+
+        def call(*args):
+            if plan[1] == 0:
+                return attr(*args)
+            if plan[1] > 0:
+                plan[1] -= 1
+            self.raised += 1
+            raise plan[0]
+
+        return call
+
+
 class PowerLoss(Exception):
     """Raised by MemStorage when the scheduled power cut happens; the board is now off."""
 
@@ -152,8 +183,10 @@ class MemStorage:
         self.budget = -1
         return kept
 
-    def read(self, name):
+    def read(self, name, limit=None):
         data = self.files.get(name)
+        if data is not None and limit is not None and len(data) > limit:
+            raise Oversized(name, len(data), limit)
         return None if data is None else bytes(data)
 
     def append(self, name, data):

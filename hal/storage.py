@@ -6,6 +6,8 @@ temporary file and renames it over the old one, which is atomic on littlefs, FAT
 
 import os
 
+from hal.contract import Oversized
+
 
 class FileStorage:
     def __init__(self, root):
@@ -18,9 +20,16 @@ class FileStorage:
     def _path(self, name):
         return self.root + "/" + name
 
-    def read(self, name):
+    def read(self, name, limit=None):
+        """The file's bytes, None if it does not exist; Oversized (hal.contract) if it holds
+        more than `limit` bytes: the size is checked with `os.stat` before anything is read
+        (the firmware is the only writer of its files, so it cannot grow in between)."""
+        path = self._path(name)
         try:
-            with open(self._path(name), "rb") as f:
+            size = os.stat(path)[6]
+            if limit is not None and size > limit:
+                raise Oversized(name, size, limit)
+            with open(path, "rb") as f:
                 return f.read()
         except OSError:
             return None
@@ -42,9 +51,10 @@ class FileStorage:
             return 0
 
     def truncate(self, name, length):
-        data = self.read(name)
-        if data is not None and len(data) > length:
-            self.replace(name, data[:length])
+        if self.size(name) > length:
+            with open(self._path(name), "rb") as f:
+                data = f.read(length)  # only what is kept: the file may be far too big
+            self.replace(name, data)
 
     def remove(self, name):
         try:

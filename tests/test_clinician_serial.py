@@ -26,6 +26,7 @@ MODULES = (
     "firmware/hmac_sha256.py",
     "firmware/eventlog.py",
     "hal/__init__.py",
+    "hal/contract.py",
     "hal/storage.py",
 )
 

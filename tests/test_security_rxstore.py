@@ -63,6 +63,7 @@ def test_sign_verify_roundtrip_and_codes():
         "rollback": 4,
         "no_key": 5,
         "missing": 6,
+        "oversized": 7,
     }
     assert ev.RX_CHANGE == 10
 
@@ -266,7 +267,7 @@ def test_under_micropython():
         "from firmware import eventlog\n"
         "class MemStorage:\n"
         "    def __init__(self): self.f = {}\n"
-        "    def read(self, n): return self.f.get(n)\n"
+        "    def read(self, n, limit=None): return self.f.get(n)\n"
         "    def append(self, n, d): self.f[n] = self.f.get(n, b'') + bytes(d)\n"
         "    def replace(self, n, d): self.f[n] = bytes(d)\n"
         "    def size(self, n): return len(self.f.get(n, b''))\n"

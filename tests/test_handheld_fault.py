@@ -1,0 +1,252 @@
+"""A handheld fault (issue 11, defect 3): an exception nobody expected, in a poll or at boot,
+must not stop the handheld silently nor leave it able to send anything. `firmware.main.Superloop`
+logs FAULT_HANDHELD, shows "Handheld fault", lights red (blinking), beeps, drops the app (no
+byte more to the pump), never feeds the watchdog again, and without a watchdog boots again
+in-process after 10 s, denying until resynced; a fault at every boot ends in a fault state
+that stays. Exceptions are injected with `hal.fakes.Faulty` on the real firmware."""
+
+import pytest
+
+from firmware import eventlog as ev
+from firmware import frame, main, messages, policy, prescription
+from hal import fakes
+from hal.contract import RED
+from tests.mp import MICROPYTHON, run_mp
+from tools.pump_emulator.port import PumpPort
+from tools.pump_emulator.pump import Pump
+
+RX_TEXT = b"version=1 dose_ug=100 duration_s=60 lockout_s=600 max_per_24h=4 cap_ug=0 cap_window_s=0\n"
+REBOOT_MS = 10000  # firmware.main._FAULT_REBOOT_MS
+
+
+class Board:
+    NAME = "test"
+    HOLD_MS = 1000
+    ALLOW_UNSIGNED_RX = True  # rx.txt, no key: the pump emulator runs unpaired
+
+
+class Wire:
+    """The pump's end of the serial line, keeping every byte the handheld wrote."""
+
+    def __init__(self, end):
+        self.end = end
+        self.sent = bytearray()
+
+    def read(self, n):
+        data = self.end.read(n)
+        if data:
+            self.sent.extend(data)
+        return data
+
+    def write(self, buf):
+        return self.end.write(buf)
+
+
+class Handheld:
+    """The real firmware (Superloop, App, LinkClient, log) on fakes, every HAL object wrapped
+    in Faulty, talking to the pump emulator."""
+
+    def __init__(self, watchdog=True, storage=None):
+        self.clock = fakes.FakeClock((1 << 30) - 20000)  # the ticks wrap during the test
+        self.pair = fakes.FakeSerialPair(self.clock)
+        self.store = storage if storage is not None else fakes.MemStorage()
+        self.store.replace("rx.txt", RX_TEXT)
+        self.storage = fakes.Faulty(self.store)
+        self.button = fakes.Faulty(fakes.ScriptedButton())
+        self.display = fakes.Faulty(fakes.FakeDisplay())
+        self.indicator = fakes.FakeIndicator()
+        self.buzzer = fakes.FakeBuzzer()
+        self.watchdog = fakes.FakeWatchdog() if watchdog else None
+        self.hal = {
+            "clock": self.clock,
+            "button": self.button,
+            "indicator": self.indicator,
+            "buzzer": self.buzzer,
+            "display": self.display,
+            "serial": self.pair.a,
+            "storage": self.storage,
+        }
+        if watchdog:
+            self.hal["watchdog"] = self.watchdog
+        self.pump = Pump(rx=prescription.parse_text(RX_TEXT.decode()))
+        self.port = PumpPort(self.pump)
+        self.wire = Wire(self.pair.b)
+        self.loop = main.Superloop(Board, self.hal)
+
+    def run(self, ms):
+        end = self.clock.elapsed_ms + ms
+        while self.clock.elapsed_ms < end:
+            self.clock.sleep_ms(self.loop.step())
+            self.port.service(self.wire, self.clock.elapsed_ms)
+
+    def press(self, ms=1300):
+        self.button.inner.set(True)
+        self.run(ms)
+        self.button.inner.set(False)
+        self.run(300)
+
+    def records(self, kind=None):
+        log = ev.EventLog(self.store)
+        return [r for r in log.records() if kind is None or r.kind == kind]
+
+    def faults(self):
+        return [(r.b, r.c) for r in self.records(ev.FAULT) if r.a == ev.FAULT_HANDHELD]
+
+    def bolus_requests(self, since=0):
+        frames = frame.Deframer().feed(bytes(self.wire.sent[since:]))
+        return [f for f in frames if f.error is None and f.msg_type == messages.BOLUS_REQ]
+
+
+def code(name):
+    return ev.HANDHELD_EXCEPTIONS.index(name)
+
+
+def test_an_exception_in_a_poll_is_a_logged_fault_shown_red_silent_on_the_link_and_unfed():
+    h = Handheld()
+    h.run(3000)
+    assert h.display.lines[:2] == ["Dose available", "Hold button 1 s"]
+    h.button.fail("pressed", ValueError("injected"))
+    h.run(10)
+    assert h.loop.in_fault
+    assert h.faults() == [(code("ValueError"), 1)]
+    assert h.display.lines == main.FAULT_SCREEN
+    assert (h.indicator.colour, h.indicator.blink) == (RED, True)
+    sent, feeds, tones = len(h.wire.sent), h.watchdog.feeds, h.buzzer.tones
+    # The patient holds the button for 2 s during the fault, and waits.
+    h.press(2000)
+    h.run(REBOOT_MS - 2500)
+    assert h.loop.in_fault and h.loop.boots == 1
+    assert len(h.wire.sent) == sent  # not a byte: no BOLUS_REQ, no status request
+    assert h.bolus_requests() == [] and h.pump.boluses == {}
+    assert h.watchdog.feeds == feeds  # a board with a watchdog is reset by it
+    assert h.buzzer.tones >= tones + 3  # a beep every 2 s
+    assert h.display.lines == main.FAULT_SCREEN and h.indicator.colour == RED
+    assert h.records(ev.PRESS) == []
+
+
+def test_without_a_watchdog_it_boots_again_and_denies_until_resynced():
+    h = Handheld(watchdog=False)
+    h.run(3000)
+    h.press()
+    assert len(h.bolus_requests()) == 1 and len(h.pump.boluses) == 1
+    h.button.fail("pressed", KeyError(3))
+    h.run(10)
+    assert h.loop.in_fault and h.faults() == [(code("KeyError"), 1)]
+    h.pair.down = True  # the pump cannot be reached after the reboot
+    h.run(REBOOT_MS)
+    assert not h.loop.in_fault and h.loop.boots == 2
+    assert len(h.records(ev.BOOT)) == 2
+    sent = len(h.wire.sent)
+    h.press()
+    assert [policy.REASON_NAMES[r.a] for r in h.records(ev.DENIED)] == [policy.NOT_SYNCED]
+    h.pair.down = False
+    h.run(3000)
+    h.clock.advance(600 * 1000)  # the lockout of the first bolus ends
+    h.run(6000)
+    h.press()
+    assert len(h.bolus_requests(sent)) == 1 and len(h.pump.boluses) == 2
+    assert h.display.lines[0] == "Dose given"
+
+
+def test_a_fault_at_every_boot_stays_in_the_fault_state_after_three():
+    h = Handheld(watchdog=False)
+    h.run(1000)
+    h.storage.fail("read", OSError(5), times=-1)  # the flash fails: every boot fails, and logging too
+    h.button.fail("pressed", RuntimeError("injected"))
+    h.run(10 * 60 * 1000)
+    assert h.loop.in_fault
+    assert h.loop.boots == 3 and h.loop.faults == 3
+    assert h.display.lines == main.FAULT_SCREEN and h.indicator.colour == RED
+    assert h.bolus_requests() == []
+    h.storage.plan.clear()
+    assert h.faults() == [(code("RuntimeError"), 1)]  # the two faults at boot could not be logged
+
+
+def test_faults_far_apart_each_boot_again():
+    h = Handheld(watchdog=False)
+    for n in range(1, 5):
+        h.run(65000)  # a minute of healthy polls between faults
+        h.button.fail("pressed", ZeroDivisionError())
+        h.run(REBOOT_MS + 100)
+        assert not h.loop.in_fault and h.loop.boots == n + 1
+    assert h.faults() == [(code("ZeroDivisionError"), 1)] * 4
+
+
+def test_a_display_that_fails_for_good_still_ends_in_a_logged_red_fault():
+    h = Handheld()
+    h.run(3000)
+    h.display.fail("show", OSError(19), times=-1)  # the I2C display is gone
+    h.run(10000)  # the result screen of a press would be redrawn; the idle screen changes on its own
+    h.press()
+    assert h.loop.in_fault
+    assert h.faults() == [(code("OSError"), 1)]
+    assert (h.indicator.colour, h.indicator.blink) == (RED, True)
+    assert h.bolus_requests() == []
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+def test_keyboard_interrupt_and_system_exit_end_the_loop_and_are_no_fault(exc):
+    h = Handheld()
+    h.run(100)
+    h.button.fail("pressed", exc())
+    with pytest.raises(exc):
+        h.run(10)
+    assert h.faults() == []
+
+
+MP_FAULT = """
+import gc
+from hal import fakes
+gc.collect()
+from firmware import main
+gc.collect()
+from firmware import eventlog as ev
+
+
+class Board:
+    NAME = "test"
+    HOLD_MS = 1000
+    ALLOW_UNSIGNED_RX = True
+
+
+clock = fakes.FakeClock((1 << 30) - 2000)
+pair = fakes.FakeSerialPair(clock)
+store = fakes.MemStorage()
+store.replace("rx.txt", %r)
+button = fakes.Faulty(fakes.ScriptedButton())
+display = fakes.FakeDisplay()
+indicator = fakes.FakeIndicator()
+dog = fakes.FakeWatchdog()
+hal = {"clock": clock, "button": button, "indicator": indicator, "buzzer": fakes.FakeBuzzer(), "display": display,
+       "serial": pair.a, "storage": store, "watchdog": dog}
+loop = main.Superloop(Board, hal)
+loop.run(300)
+pair.b.read(4096)
+button.fail("pressed", ValueError("injected"))
+loop.run(1)
+feeds = dog.feeds
+loop.run(98)  # the 100th fault turn (10 s) boots again
+print("fault", loop.in_fault, loop.boots)
+print("display", "|".join(display.lines))
+print("indicator", indicator.colour, indicator.blink)
+print("fed", dog.feeds - feeds, "sent", pair.b.pending())
+print("faults", [(r.b, r.c) for r in ev.EventLog(store).records() if r.kind == ev.FAULT and r.a == ev.FAULT_HANDHELD])
+loop.run(1)
+print("rebooted", loop.in_fault, loop.boots, [r.a for r in ev.EventLog(store).records() if r.kind == ev.BOOT])
+"""
+
+
+@pytest.mark.micropython
+@pytest.mark.skipif(MICROPYTHON is None, reason="the MicroPython unix port is not installed")
+def test_the_fault_path_under_micropython():
+    proc = run_mp(MP_FAULT % RX_TEXT, heap="192K")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ValueError: injected" in proc.stderr  # the traceback goes to stderr, for a developer
+    assert proc.stdout.splitlines() == [
+        "fault True 1",
+        "display Handheld fault|No dose possible|Call clinic|",
+        "indicator red True",
+        "fed 0 sent 0",
+        "faults [(%d, 1)]" % code("ValueError"),
+        "rebooted False 2 [1, 2]",
+    ]
