@@ -58,7 +58,7 @@ class App:
         self._shown_s = None
         self._shown_fresh = False
         self._shown_changes = -1
-        self._look = None  # (lines, colour, blink) last computed
+        self._look = ([], RED, False)  # (lines, colour, blink) last computed; _dirty: computed at the first poll
         self._ticking = False  # the look counts down: computed again when the second changes
         self._result_at = 0
         self._requested = {}  # request_id -> pump time it was captured (counts until answered)

@@ -19,7 +19,7 @@ def test_type_codes_and_tables_match_the_contract():
     assert m.PUMP_REASONS == {
         0: "ok", 1: "lockout", 2: "max_24h", 3: "alarm", 4: "reservoir", 5: "amount_cap",
         6: "no_prescription", 7: "dose_mismatch", 8: "busy", 9: "auth", 10: "replay", 11: "stale",
-        12: "unpaired",
+        12: "unpaired", 13: "bad_id",
     }  # fmt: skip
     assert (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED, m.BOLUS_REFUSED) == (1, 2, 3, 4)
     assert m.STATUS_REFUSED == m.BOLUS_REFUSED

@@ -18,12 +18,12 @@ KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 
 
-def doc_block(marker):
-    """The `name value` lines of the fenced block that follows `<!-- marker -->` in docs/protocol.md."""
-    with open(os.path.join(REPO, "docs", "protocol.md")) as f:
+def doc_block(marker, doc="security.md"):
+    """The `name value` lines of the fenced block that follows `<!-- marker -->` in docs/`doc`."""
+    with open(os.path.join(REPO, "docs", doc)) as f:
         text = f.read()
     m = re.search(r"<!-- %s -->\s*```[a-z]*\n(.*?)```" % re.escape(marker), text, re.S)
-    assert m, "block %s missing from docs/protocol.md" % marker
+    assert m, "block %s missing from docs/%s" % (marker, doc)
     out = {}
     for line in m.group(1).splitlines():
         if line.strip():
@@ -46,7 +46,7 @@ def fields(request_id=42, dose_ug=500, duration_s=60, captured_s=86400, counter=
 
 
 def test_doc_vector():
-    v = doc_block("bolus-tag-vector")
+    v = doc_block("bolus-tag-vector", "protocol.md")
     key = bytes.fromhex(v["key"])
     args = [int(v[n]) for n in ("request_id", "dose_ug", "duration_s", "captured_s", "counter")]
     msg = auth.bolus_message(*args)
@@ -214,7 +214,7 @@ def test_handheld_link_uses_request_id_as_counter():
 @pytest.mark.micropython
 @pytest.mark.skipif(MICROPYTHON is None, reason="MicroPython unix port not installed")
 def test_doc_vector_under_micropython():
-    v = doc_block("bolus-tag-vector")
+    v = doc_block("bolus-tag-vector", "protocol.md")
     code = (
         "import binascii\n"
         "from firmware import auth\n"
