@@ -152,3 +152,12 @@ def test_log_out_feeds_the_clinic_report(tmp_path):
     assert "given %d" % summary["granted"] in r.stdout
     assert (tmp_path / "report" / "index.html").exists()
     assert logfile.read(str(log))
+
+
+def test_a_handheld_fault_fails_a_check_that_did_not_ask_for_it():
+    """The superloop survives a firmware exception (logged, shown, booted again), so a
+    scenario run goes on: its check must still fail."""
+    events = [{"event": "fault", "fault": "handheld_fault", "detail": 3}, {"event": "summary"}]
+    problems = expect.check({"summary": {}}, events)
+    assert problems and "handheld_fault" in problems[0]
+    assert expect.check({"events": [{"event": "fault", "fault": "handheld_fault"}]}, events) == []

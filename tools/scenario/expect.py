@@ -76,6 +76,11 @@ def _short(e):
 def check(expected, events, rx=None):
     """A list of problems (empty when the events are as expected)."""
     problems = []
+    faulted = [e for e in events if e.get("event") == "fault" and e.get("fault") == "handheld_fault"]
+    if faulted and not any(w.get("fault") == "handheld_fault" for w in expected.get("events", [])):
+        # The firmware raised: the superloop logged it, showed it and booted again, so the
+        # run went on; a scenario that did not ask for it fails.
+        problems.append("the handheld faulted %d time(s) (FAULT handheld_fault): the firmware raised an exception" % len(faulted))
     requests = [e for e in events if e.get("event") == "request"]
     if "requests" in expected:
         want = expected["requests"]
