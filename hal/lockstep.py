@@ -230,7 +230,10 @@ class LockstepIndicator:
         self.hub = hub()
 
     def set(self, colour, blink=False):
-        self.hub.indicator = (colour, bool(blink))
+        blink = bool(blink)
+        shown = self.hub.indicator
+        if shown is None or shown[0] != colour or shown[1] != blink:  # no tuple on an idle poll
+            self.hub.indicator = (colour, blink)
 
 
 class LockstepBuzzer:
