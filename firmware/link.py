@@ -294,7 +294,7 @@ class LinkClient:
         self._pending = None
         self._last_ok = now
         self._wait_until = None
-        self.changes += 1
+        self.changes = (self.changes + 1) & 0x3FFFFFFF  # a small int for ever
         self._set_up(True, events)
         t = fr.msg_type
         if "pump_time" in f:
