@@ -78,7 +78,6 @@ def test_frozen_firmware_completes_a_shortened_day_under_a_48k_heap(short_day):
 
 
 @pytest.mark.micropython
-@pytest.mark.xfail(strict=True, reason="issue 12: App.poll allocates on an idle poll (App.screen decides and builds a view); remove this mark when it is 0")
 def test_an_idle_poll_allocates_nothing_on_the_cortex_m0(short_day):
     _ref, got = short_day
     assert got["garbage_idle"] == 0, "the most common poll made %d bytes of garbage" % got["garbage_idle"]

@@ -38,14 +38,15 @@ def run():
     live = boot_live
     try:
         while True:
+            before = mem_alloc() - own  # after the step: the host's line read in sleep_ms is not the poll's
             app.poll()
             if watchdog is not None:
                 watchdog.feed()
             used = mem_alloc() - own
             if used > peak_poll:
                 peak_poll = used
-            if used >= live:  # (less: the heap was collected inside the poll)
-                garbage[min((used - live) >> 4, _BUCKETS)] += 1
+            if used >= before:  # (less: the heap was collected inside the poll)
+                garbage[min((used - before) >> 4, _BUCKETS)] += 1
             gc.collect()
             used = mem_alloc() - own
             live = used
