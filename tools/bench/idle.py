@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from firmware import prescription, rxstore
-from tests.mp import MICROPYTHON, REPO, mp_env
+from tools.micropython_unix import MICROPYTHON, REPO, mp_env
 
 KEY = bytes(range(0x11, 0x31))
 RX = dict(version=1, dose_ug=50, duration_s=2, lockout_s=60, max_per_24h=20, cap_ug=0, cap_window_s=0)

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from firmware import prescription, rxstore
-from tests.mp import MICROPYTHON, REPO, mp_env
+from tools.micropython_unix import MICROPYTHON, REPO, mp_env
 
 KEY = bytes(range(0xA0, 0xC0))
 RX = dict(version=1, dose_ug=50, duration_s=1, lockout_s=1, max_per_24h=48, cap_ug=0, cap_window_s=0)

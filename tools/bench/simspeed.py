@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 
-from tests.mp import REPO
+from tools.micropython_unix import REPO
 from tools.bench import heap
 from tools.soak import soak
 

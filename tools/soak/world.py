@@ -1,4 +1,4 @@
-"""The soak's world: the lead's in-process system (tests/system.py) driven with cheap virtual time,
+"""The soak's world: the in-process system (tools/soak/system.py) driven with cheap virtual time,
 fault knobs and observers that feed `tools.soak.invariants.Checker`.
 
 `w = World(seed, rx_fields)`; actions: `press`, `tap`, `bounce`, `hold`, `wait`, `jump`,
@@ -17,8 +17,8 @@ from firmware import gesture as g
 from firmware import prescription
 from hal import fakes
 from hal import ticks
-from tests.system import RX as SYSTEM_RX
-from tests.system import System
+from tools.soak.system import RX as SYSTEM_RX
+from tools.soak.system import System
 from tools.pump_emulator.pump import Pump
 from tools.soak.invariants import V_CRASH, Checker
 
