@@ -34,7 +34,7 @@ def test_every_board_has_a_manifest_naming_itself():
         path = os.path.join(REPO, "boards", name, "manifest.py")
         assert os.path.isfile(path), "boards/%s has no manifest.py" % name
         with open(path) as f:
-            assert 'include("../manifest.py", board="%s")' % name in f.read()
+            assert 'include("../../tools/mcu/board_manifest.py", board="%s")' % name in f.read()
 
 
 @pytest.mark.parametrize("name", BOARDS)

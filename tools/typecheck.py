@@ -31,7 +31,7 @@ PORTS = ("rp2", "esp32")  # boards we ship: rpi_pico/rpi_pico2 (rp2), esp32_devk
 
 DEVICE_TREES = ("firmware", "hal", "boards")
 # Modules that only ever run on a host (unix port or CPython): termios, stdin, ptys.
-HOST_ONLY = ("hal/host_*.py", "hal/lockstep.py", "boards/manifest.py", "boards/*/manifest.py")
+HOST_ONLY = ("hal/host_*.py", "hal/lockstep.py", "boards/*/manifest.py")
 # (MicroPython manifests run in makemanifest.py on CPython, at build time.)
 # Modules that need `machine` APIs, and the ports whose stubs have them.
 MACHINE_ONLY = {"hal/machine_*.py": PORTS}

@@ -1,4 +1,4 @@
 # pyright: reportUndefinedVariable=false
-# MicroPython manifest: freeze exactly what tools.deploy puts on board host (see ../manifest.py).
+# MicroPython manifest: freeze exactly what tools.deploy puts on board host (see tools/mcu/board_manifest.py).
 # make -C ports/<port> BOARD=... FROZEN_MANIFEST=$PWD/boards/host/manifest.py
-include("../manifest.py", board="host")
+include("../../tools/mcu/board_manifest.py", board="host")

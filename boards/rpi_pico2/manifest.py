@@ -1,4 +1,4 @@
 # pyright: reportUndefinedVariable=false
-# MicroPython manifest: freeze exactly what tools.deploy puts on board rpi_pico2 (see ../manifest.py).
+# MicroPython manifest: freeze exactly what tools.deploy puts on board rpi_pico2 (see tools/mcu/board_manifest.py).
 # make -C ports/<port> BOARD=... FROZEN_MANIFEST=$PWD/boards/rpi_pico2/manifest.py
-include("../manifest.py", board="rpi_pico2")
+include("../../tools/mcu/board_manifest.py", board="rpi_pico2")

@@ -2,7 +2,7 @@
 
 - `frozen(board)`: [(source file, name in the image)] that a frozen build holds: the modules of
   the board's import closure and the main.py and boot.py that tools.deploy writes. It is what
-  `boards/manifest.py` (included by each `boards/<name>/manifest.py`) freezes, so a frozen
+  `tools/mcu/board_manifest.py` (included by each `boards/<name>/manifest.py`) freezes, so a frozen
   firmware holds exactly what tools.deploy puts on that board (the board-name marker and the
   provisioned key and prescription are data, not code).
 - `mip_package(board, out_dir)`: compiles the board's files into `out_dir` (as tools.deploy
