@@ -626,6 +626,28 @@ class Pump:
         """Stop cleanly: account delivery up to now and write the record."""
         self.write_record()
 
+    def reopened(self, on_event=None):
+        """Stop this pump and start a new one from its record file, as a new emulator process
+        with the same options would, its source clock reading on from this one's (an instant
+        restart; the lag under 1 s of whole seconds is fail-safe). The authentication hook is
+        not carried over: the caller sets it on the new pump."""
+        if self.record_path is None:
+            raise ValueError("a pump without a record file can only restart() in place")
+        self.shutdown()
+        return Pump(
+            rx=self.rx,
+            pump_id=self.pump_id,
+            start_s=self.source_ms // 1000,
+            now_ms=self.now_ms,
+            concentration_ug_per_ml=self.concentration,
+            basal_ug_per_h=self.basal_ug_per_h,
+            low_reservoir_ul=self.low_reservoir_ul,
+            record_path=self.record_path,
+            on_event=on_event,
+            stale_s=self.stale_s,
+            autosave=self.autosave,
+        )
+
     def restart(self):
         """Power-cycle the pump at the current virtual time: the record is written, volatile
         state dropped and the record read back; a bolus in progress ends as stopped with what

@@ -19,7 +19,6 @@ from hal import fakes
 from hal import ticks
 from tools.soak.system import RX as SYSTEM_RX
 from tools.soak.system import System
-from tools.pump_emulator.pump import Pump
 from tools.soak.invariants import V_CRASH, Checker
 
 KEY = bytes(range(0x40, 0x60))  # the pairing key of the soak's handheld and pump
@@ -305,21 +304,7 @@ class World:
         on the host's clock: a bolus in progress ends stopped, the clocks resume from the
         record (`Pump`), the pump's clock keeps any set."""
         self.count("pump_restart")
-        old = self.pump
-        old.shutdown()
-        new = Pump(
-            rx=old.rx,
-            pump_id=old.pump_id,
-            start_s=old.source_ms // 1000,  # the restart is instant; a lag under 1 s is fail-safe
-            now_ms=old.now_ms,
-            concentration_ug_per_ml=old.concentration,
-            basal_ug_per_h=old.basal_ug_per_h,
-            low_reservoir_ul=old.low_reservoir_ul,
-            record_path=old.record_path,
-            on_event=self._on_pump_event,
-            stale_s=old.stale_s,
-            autosave=False,
-        )
+        new = self.pump.reopened(on_event=self._on_pump_event)
         if self.paired:
             new.verify_bolus = auth.make_pump_verifier(KEY, store=new)
         self.port.restart(new)
