@@ -6,6 +6,9 @@ link between them, in virtual time, with the patient's button and injected fault
 `set_button`, `reboot`, `link`, `pump_alarm`, `pump_clear`, `pump_refill`); `summary()`;
 `close()`. Every outcome is reported through `emit(dict)` as a JSON-ready event with `t`
 (seconds since the start). The scenario runner and the simulator both use it.
+
+This module sets the world up and moves its time; the link's faults are in
+`linkfaults_world.py`, the translation of what happened into events in `translate.py`.
 """
 
 import hashlib
@@ -14,19 +17,20 @@ import shutil
 import tempfile
 import time
 
-from firmware import auth
-from firmware import eventlog as ev
 from firmware import messages as m
-from firmware import policy
 from firmware import prescription
 from firmware import rxstore
 from hal import ticks
 from hal.fakes import Rng
 from tools.pump_emulator.port import PumpPort
-from tools.pump_emulator.pump import DEFAULT_START_S, Pump
+from tools.pump_emulator.pump import Pump
+from tools.security import pump_auth, rx_sign
+from tools.scenario.common import BASE_S, t_s
 from tools.scenario.driver import Handheld
+from tools.scenario.linkfaults_world import LinkFaults
+from tools.scenario.translate import Translate
 
-BASE_S = DEFAULT_START_S  # pump time at scenario time 0: t = pump_time - BASE_S
+__all__ = ["BASE_S", "World"]
 FIRST_TICKS = ticks.PERIOD - 60000  # the handheld's ticks wrap one minute into the first boot
 
 # Step sizes (virtual ms): fine while something is happening, large otherwise.
@@ -44,24 +48,7 @@ MAX_BATCH_MS = 10000  # the longest the firmware polls on its own without a step
 PRESS_HOLD_MS = 1500  # `press`: held 1.5 s (the gesture needs 1 s)
 TAP_MS = 200
 
-NO_NEXT = 0xFFFFFFFF
-
-
-def _t(ms):
-    """Scenario seconds for virtual ms: an int when whole, else 3 decimals."""
-    return ms // 1000 if ms % 1000 == 0 else round(ms / 1000.0, 3)
-
-
-def _split_frames(data):
-    """Wire bytes -> list of frames, each ending with its 0x00 (a trailing partial kept)."""
-    parts = data.split(b"\x00")
-    out = [p + b"\x00" for p in parts[:-1]]
-    if parts[-1]:
-        out.append(parts[-1])
-    return out
-
-
-class World:
+class World(LinkFaults, Translate):
     def __init__(
         self,
         rx_fields,
@@ -102,7 +89,7 @@ class World:
             low_reservoir_ul=cfg.get("low_reservoir_ul", 2000),
         )
         if self.key is not None:
-            self.pump.verify_bolus = auth.make_pump_verifier(self.key, store=self.pump)
+            self.pump.verify_bolus = pump_auth.make_pump_verifier(self.key, store=self.pump)
         self.port = PumpPort(self.pump, on_event=self._pump_event)
         kw = {}
         if heap:
@@ -113,9 +100,7 @@ class World:
         self._boot_t = 0
         self.boots = 0
         # link
-        self.link_down = False
-        self.loss = self.corrupt = self.duplicate = 0.0
-        self.link_faults = {"down": 0, "loss": 0, "corrupt": 0, "duplicate": 0}
+        self._init_link_faults()
         self._to_hh = bytearray()
         self._waiting_since = None  # an exchange went unanswered at this time
         self._polled_at = -1  # virtual time of the firmware's last poll
@@ -160,14 +145,14 @@ class World:
             return
         if self.key is not None:
             with open(os.path.join(hh, rxstore.RX_FILE), "wb") as f:
-                f.write(rxstore.sign(self.rx, self.key))
+                f.write(rx_sign.sign(self.rx, self.key))
             return
         text = " ".join("%s=%d" % (k, getattr(self.rx, k)) for k in prescription.FIELDS) + "\n"
         with open(os.path.join(hh, "rx.txt"), "w") as f:
             f.write(text)
 
     def emit(self, event, t_ms=None):
-        out = {"t": _t(self.t_ms if t_ms is None else t_ms)}
+        out = {"t": t_s(self.t_ms if t_ms is None else t_ms)}
         out.update(event)
         if self.emit_cb is not None:
             self.emit_cb(out)
@@ -289,44 +274,6 @@ class World:
         if rep.tx:
             self._to_pump(rep.tx)
 
-    # ---- the link ------------------------------------------------------------------------
-    def _faulty(self, data, direction):
-        """Apply the link's faults to whole frames; returns (bytes that get through, clean)."""
-        if not (self.link_down or self.loss or self.corrupt or self.duplicate):
-            return data, True
-        frames = _split_frames(data)
-        out = bytearray()
-        clean = True
-        rng = self.fault_rng
-        for fr in frames:
-            if self.link_down:
-                self.link_faults["down"] += 1
-                self._trace_fault("down", direction)
-                clean = False
-                continue
-            if rng.chance(self.loss):
-                self.link_faults["loss"] += 1
-                self._trace_fault("loss", direction)
-                clean = False
-                continue
-            if rng.chance(self.corrupt):
-                self.link_faults["corrupt"] += 1
-                self._trace_fault("corrupt", direction)
-                clean = False
-                fr = bytearray(fr)
-                fr[rng.below(len(fr))] ^= 1 << rng.below(8)
-                fr = bytes(fr)
-            out.extend(fr)
-            if rng.chance(self.duplicate):
-                self.link_faults["duplicate"] += 1
-                self._trace_fault("duplicate", direction)
-                out.extend(fr)
-        return bytes(out), clean
-
-    def _trace_fault(self, fault, direction):
-        if self.trace:
-            self.emit({"event": "link_fault", "fault": fault, "dir": direction})
-
     def _to_pump(self, tx):
         data, clean = self._faulty(tx, "to_pump")
         reply = self.port.feed(data) if data else b""
@@ -344,22 +291,6 @@ class World:
         data, clean = self._faulty(data, "to_handheld")
         self._to_hh.extend(data)
         return clean
-
-    def link(self, state, faults=None):
-        """'down', 'up', 'clean' or 'faults' (with a dict of loss/corrupt/duplicate)."""
-        if state == "down":
-            self.link_down = True
-        elif state == "up":
-            self.link_down = False
-        elif state == "clean":
-            self.loss = self.corrupt = self.duplicate = 0.0
-        elif state == "faults":
-            for k, v in (faults or {}).items():
-                setattr(self, k, float(v))
-        event = {"event": "link", "state": state}
-        if state == "faults":
-            event.update({"loss": self.loss, "corrupt": self.corrupt, "duplicate": self.duplicate})
-        self.emit(event)
 
     # ---- the button ----------------------------------------------------------------------
     def _set_level(self, level):
@@ -422,126 +353,6 @@ class World:
         self._boot(start)
         self.wall_s += time.perf_counter() - t0
 
-    def _on_report(self, rep):
-        if rep.display is not None:
-            self.display = rep.display
-            if self.trace:
-                self.emit({"event": "display", "lines": rep.display})
-        if rep.indicator is not None:
-            self.indicator = rep.indicator
-            if self.trace:
-                self.emit({"event": "indicator", "colour": rep.indicator[0], "blink": rep.indicator[1]})
-        if rep.buzzer is not None:
-            self.buzzer = rep.buzzer
-            if self.trace:
-                self.emit({"event": "buzzer", "hz": rep.buzzer})
-        if rep.beep:
-            self.beeps += 1
-            self.last_beep = rep.beep
-        for name, data in rep.appends:
-            if name.startswith("events"):
-                records, _bad = ev.decode_all(data)
-                for r in records:
-                    self._on_record(r)
-        for line in rep.other:
-            self.emit({"event": "firmware_output", "text": line})
-
-    def _request(self, result, **fields):
-        self.counts[result] += 1
-        event = {"event": "request", "result": result}
-        event.update(fields)
-        if result == "denied":
-            reason = fields.get("reason")
-            self.reasons[reason] = self.reasons.get(reason, 0) + 1
-        self.emit(event)
-
-    def _pump_t(self, s):
-        """Scenario seconds for a time the handheld logged in the pump's clock, taking away
-        what the clock has been set by (`pump clock`) so far."""
-        return s - BASE_S - self.pump.clock_set_s()
-
-    def _on_record(self, r):
-        self.records.append((self.t_ms, r))
-        k = r.kind
-        if self.trace:
-            self.emit({"event": "log", "kind": ev.KIND_NAMES.get(k, k), "seq": r.seq, "t_s": r.t_s, "a": r.a, "b": r.b, "c": r.c})
-        if k == ev.GRANTED:
-            self._pending[r.a] = self.t_ms
-        elif k == ev.DENIED:
-            nxt = None if r.b == NO_NEXT else self._pump_t(r.b)
-            reason = policy.REASON_NAMES.get(r.a, "code_%d" % r.a)
-            self._request("denied", reason=reason, next_available_t=nxt, source="handheld")
-        elif k == ev.DELIVERED:
-            self._pending.pop(r.a, None)
-            self._request("granted", bolus_id=r.a, dose_ug=r.b, start_t=self._pump_t(r.c))
-        elif k == ev.PUMP_REFUSED:
-            self._pending.pop(r.a, None)
-            reason = m.PUMP_REASONS.get(r.b, "pump_refused")
-            self._request("denied", reason=reason, next_available_t=None, source="pump", bolus_id=r.a)
-        elif k == ev.UNCERTAIN:
-            self._uncertain.add(r.a)
-            self.emit({"event": "uncertain", "bolus_id": r.a})
-            if r.a in self._pending:
-                del self._pending[r.a]
-                self._request("uncertain", bolus_id=r.a)
-        elif k == ev.SETTLED:
-            self._uncertain.discard(r.a)
-            event = {"event": "settled", "bolus_id": r.a, "delivered": bool(r.b)}
-            if r.b:
-                event["start_t"] = self._pump_t(r.c)
-            self.emit(event)
-        elif k == ev.ALARM:
-            self.emit({"event": "alarm", "side": "handheld", "alarms": m.alarm_names(r.a), "raised": m.alarm_names(r.b)})
-        elif k == ev.FAULT:
-            self.emit({"event": "fault", "fault": ev.FAULT_NAMES.get(r.a, "code_%d" % r.a), "detail": r.b})
-        elif k == ev.BOOT:
-            event = {"event": "boot", "boot": r.a}
-            if r.b:
-                event["torn_bytes"] = r.b
-            self.emit(event)
-        elif k == ev.SYNCED:
-            self._synced = True
-            self.emit({"event": "synced", "history": r.b})
-        elif k == ev.RX_CHANGE:
-            self.emit({"event": "rx_change", "version": r.a, "accepted": bool(r.b), "code": r.c})
-
-    # ---- the pump ------------------------------------------------------------------------
-    def _pump_event(self, e):
-        kind = e.get("event")
-        t = e.get("t_ms", self.t_ms)
-        if kind == "delivery":
-            phase = e["phase"]
-            if phase == "start":
-                self.counts["delivered"] += 1
-                self.deliveries.append((t, e["request_id"], e["dose_ug"]))
-                self.emit({"event": "delivered", "bolus_id": e["request_id"], "dose_ug": e["dose_ug"]}, t)
-            elif phase in ("complete", "stopped"):
-                out = {"event": "bolus_end", "bolus_id": e["request_id"], "status": phase, "delivered_ug": e["delivered_ug"]}
-                if e.get("why"):
-                    out["why"] = e["why"]
-                self.emit(out, t)
-            elif self.trace:
-                self.emit({"event": "bolus_progress", "bolus_id": e["request_id"], "delivered_ug": e["delivered_ug"]}, t)
-        elif kind == "alarm":
-            self.emit({"event": "alarm", "side": "pump", "alarms": e["names"], "raised": e["raised_names"]}, t)
-        elif kind == "duplicate":
-            self.emit({"event": "duplicate_request", "bolus_id": e["request_id"]}, t)
-        elif kind == "refill":
-            self.emit({"event": "refill", "reservoir_ug": e["reservoir_ug"]}, t)
-        elif kind == "clock_set":
-            self.emit({"event": "pump_clock", "delta_s": e["delta_s"]}, t)
-        elif kind in ("frame_in", "frame_out"):
-            if self.trace:
-                out = {"event": "frame", "dir": "to_pump" if kind == "frame_in" else "to_handheld", "type": e["type"], "seq": e["seq"]}
-                if "fields" in e:
-                    out["fields"] = e["fields"]
-                self.emit(out, t)
-        elif kind == "bad_frame":
-            if self.trace:
-                self.emit({"event": "bad_frame", "error": e["error"]}, t)
-        elif kind == "error":
-            self.emit({"event": "pump_error", "error": e.get("error")}, t)
-
     def _pump_at_now(self):
         out = self.port.poll(self.t_ms)
         if out:
@@ -566,38 +377,3 @@ class World:
         self._pump_at_now()
         self.pump.refill(reservoir_ul if reservoir_ul is not None else 20000)
 
-    # ---- outcome -------------------------------------------------------------------------
-    def delivered_ug(self):
-        total = 0
-        for e in self.pump.boluses.values():
-            if e["status"] in (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED):
-                total += e["delivered_ug"]
-        return total
-
-    def finish(self):
-        """Report requests still without an outcome; returns the summary event."""
-        for rid in sorted(self._pending):
-            self.counts.setdefault("pending", 0)
-            self.counts["pending"] += 1
-            self.emit({"event": "request", "result": "pending", "bolus_id": rid})
-        self._pending = {}
-        return self.summary()
-
-    def summary(self):
-        s = {
-            "event": "summary",
-            "t": _t(self.t_ms),
-            "granted": self.counts["granted"],
-            "denied": self.counts["denied"],
-            "uncertain": self.counts["uncertain"],
-            "delivered": self.counts["delivered"],
-            "delivered_ug": self.delivered_ug(),
-            "reasons": dict(sorted(self.reasons.items())),
-            "boots": self.boots,
-            "steps": self.steps,
-            "polls": self.polls,
-            "link_faults": dict(self.link_faults),
-        }
-        if self.counts.get("pending"):
-            s["pending"] = self.counts["pending"]
-        return s

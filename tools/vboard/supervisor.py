@@ -12,6 +12,9 @@ bare unix port quit, or `machine.reset()`), it is restarted; a soft reset prints
 and returns to the raw REPL if that is where it was. Input that arrives while the interpreter
 is restarting, or just after a Ctrl-C that interrupts a running program, is held until the
 next prompt, because the unix REPL flushes pending input when it switches its tty to raw.
+
+This module starts, restarts and relays; the start code and ptys are in `startcode.py`, the
+REPL stream (markers, prompts, held input) in `repl.py`.
 """
 
 import errno
@@ -24,84 +27,24 @@ import subprocess
 import sys
 import termios
 import time
-import tty
 
-UP = b"\x1b[vboard:up]"  # written by START_CODE first: MicroPython now turns Ctrl-C into KeyboardInterrupt
-MARKER = b"\x1b[vboard:ready]"  # written by START_CODE once boot.py/main.py are done
-RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
-SOFT_REBOOT = b"MPY: soft reboot\r\n"
-HARD_RESET_CODE = 75  # exit status of the shimmed machine.reset()
-HOLD_AFTER_INTERRUPT_S = 2.0  # longest wait for a prompt after a Ctrl-C
-START_LIMIT_S = 5.0  # an interpreter that has not run START_CODE by then is shown as it is
-RESTART_BURST = 10  # unrequested restarts within RESTART_WINDOW_S before slowing down
-RESTART_WINDOW_S = 5.0
+from tools.vboard.repl import ReplStream
+from tools.vboard.startcode import (
+    HARD_RESET_CODE,
+    HOLD_AFTER_INTERRUPT_S,
+    RESTART_BURST,
+    RESTART_WINDOW_S,
+    SOFT_REBOOT,
+    START_CODE,
+    START_LIMIT_S,
+    make_pty,
+    nonblocking,
+)
 
-# Runs inside the interpreter (python -c) before the REPL: sandbox the file system, shim
-# machine.reset, run boot.py and (unless restarting into the raw REPL) main.py, as a board does.
-START_CODE = r"""
-import sys, os, vfs
-_vb_root = os.getenv('VBOARD_ROOT')
-if _vb_root:
-    vfs.umount('/')
-    vfs.mount(vfs.VfsPosix(_vb_root), '/')
-    vfs.mount(vfs.VfsPosix('/dev'), '/dev')
-    os.chdir('/')
-    sys.path[:] = ['', '.frozen', '/lib']
-import machine as _vb_machine
-class _VBoardMachine:
-    def __getattr__(self, name):
-        return getattr(_vb_machine, name)
-    def reset(self):
-        raise SystemExit(%(hard)d)
-    def unique_id(self):
-        return b'vboard\x00\x01'
-    def reset_cause(self):
-        return 1
-sys.modules['machine'] = _VBoardMachine()
-sys.stdout.write(%(up)r)
-def _vb_run(name):
-    try:
-        with open(name) as f:
-            src = f.read()
-    except OSError:
-        return True
-    try:
-        exec(compile(src, name, 'exec'), globals())
-        return True
-    except SystemExit:
-        raise
-    except BaseException as e:
-        sys.print_exception(e)
-        return False
-if _vb_run('boot.py') and os.getenv('VBOARD_MODE') not in ('raw', 'interrupted'):
-    _vb_run('main.py')
-sys.stdout.write(%(marker)r)
-del _vb_root, _vb_run, _VBoardMachine
-""" % {"hard": HARD_RESET_CODE, "marker": MARKER.decode(), "up": UP.decode()}
+__all__ = ["START_CODE", "VBoard"]
 
 
-def _nonblocking(fd):
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-
-
-def _make_pty():
-    """(master, slave, path) with the slave raw, so it carries bytes unchanged."""
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    _nonblocking(master)
-    return master, slave, os.ttyname(slave)
-
-
-def _prefix_len(buf, marker):
-    """Length of the longest suffix of buf that is a proper prefix of marker."""
-    for n in range(min(len(marker) - 1, len(buf)), 0, -1):
-        if buf.endswith(marker[:n]):
-            return n
-    return 0
-
-
-class VBoard:
+class VBoard(ReplStream):
     def __init__(self, folder, micropython, heap="192K", log=None, trace=False):
         self.folder = os.path.abspath(folder)
         self.micropython = micropython
@@ -136,9 +79,9 @@ class VBoard:
     # ---- set-up -------------------------------------------------------------------------
     def open(self):
         os.makedirs(self.folder, exist_ok=True)
-        self._repl_m, repl_s, self.repl_path = _make_pty()
-        self._uart_m, uart_s, self.uart_path = _make_pty()
-        self._dev_m, dev_s, self.device_uart_path = _make_pty()
+        self._repl_m, repl_s, self.repl_path = make_pty()
+        self._uart_m, uart_s, self.uart_path = make_pty()
+        self._dev_m, dev_s, self.device_uart_path = make_pty()
         # Keep our own slave fds open: a master then never reads EIO when a client
         # (mpremote, the emulator, the firmware) closes its end.
         self._fds = [self._repl_m, repl_s, self._uart_m, uart_s, self._dev_m, dev_s]
@@ -182,7 +125,7 @@ class VBoard:
             close_fds=True,
         )
         os.close(slave)
-        _nonblocking(master)
+        nonblocking(master)
         self._inner = master
         self._mode = mode
         self._phase = "starting"
@@ -191,143 +134,6 @@ class VBoard:
         self._tail = b""
         self.at_prompt = False
         self._to_inner = bytearray()
-
-    # ---- output: interpreter -> REPL pty ---------------------------------------------------
-    def _emit(self, data):
-        if not data:
-            return
-        self._tail = (self._tail + data)[-64:]
-        r = self._tail.rfind(RAW_BANNER)
-        f = self._tail.rfind(b"\n>>> ")
-        if r > f:
-            self.raw = True
-        elif f > r:
-            self.raw = False
-        self.at_prompt = self._tail.endswith(b">>> ") or (self.raw and self._tail.endswith(b">"))
-        if not self.raw:
-            # A board's stdout is cooked (\n -> \r\n); the unix port writes bare \n.
-            out = bytearray()
-            for b in data:
-                if b == 10 and not self._last_cr:
-                    out.append(13)
-                out.append(b)
-                self._last_cr = b == 13
-            data = bytes(out)
-        else:
-            self._last_cr = data[-1:] == b"\r"
-        self._to_repl.extend(data)
-        self._flush_repl()
-
-    def _flush_repl(self):
-        if not self._to_repl:
-            return
-        try:
-            n = os.write(self._repl_m, self._to_repl)
-            del self._to_repl[:n]
-        except BlockingIOError:
-            pass
-        if len(self._to_repl) > 65536:  # nobody is listening: a board would drop it too
-            del self._to_repl[:-4096]
-
-    def _on_output(self, data):
-        self._trace("out", data)
-        if self._phase == "live":
-            self._emit(data)
-            return
-        self._buf += data
-        if self._phase == "starting":
-            # Until MicroPython runs our code, a Ctrl-C would kill the process (the CPython
-            # wrapper of the pip build): input stays held, see _blocked().
-            i = self._buf.find(UP)
-            if i < 0:
-                return
-            self._emit(self._buf[:i])
-            self._buf = self._buf[i + len(UP) :]
-            self._phase = "boot"
-        if self._phase == "boot":
-            i = self._buf.find(MARKER)
-            if i < 0:
-                keep = _prefix_len(self._buf, MARKER)
-                self._emit(self._buf[: len(self._buf) - keep])
-                self._buf = self._buf[len(self._buf) - keep :]
-                return
-            self._emit(self._buf[:i])
-            self._buf = self._buf[i + len(MARKER) :]
-            if self._mode != "raw":
-                self._phase = "live"
-                rest, self._buf = self._buf, b""
-                self._emit(rest)
-                return
-            self._phase = "raw-enter"
-        if self._phase == "raw-enter":
-            if b">>> " not in self._buf:
-                return
-            self._buf = b""
-            self._write_inner(b"\x01")  # Ctrl-A: into the raw REPL, where mpremote left us
-            self._phase = "raw-wait"
-            return
-        if self._phase == "raw-wait":
-            j = self._buf.find(RAW_BANNER)
-            if j < 0:
-                return
-            rest, self._buf = self._buf[j:], b""
-            self._phase = "live"
-            self._emit(rest)
-
-    # ---- input: REPL pty -> interpreter ----------------------------------------------------
-    def _write_inner(self, data):
-        self._trace("in", data)
-        self._to_inner.extend(data)
-        self._flush_inner()
-
-    def _flush_inner(self):
-        if not self._to_inner or self._inner < 0:
-            return
-        try:
-            n = os.write(self._inner, self._to_inner)
-            del self._to_inner[:n]
-        except BlockingIOError:
-            pass
-        except OSError:
-            self._to_inner.clear()
-
-    def _blocked(self):
-        if self.proc is None or self._phase in ("starting", "raw-enter", "raw-wait"):
-            return True
-        return self._phase == "boot" and self._mode == "raw"
-
-    def _on_input(self, data):
-        self._trace("repl", data)
-        self._last_input = time.monotonic()
-        if self._held or self._hold_until is not None or self._blocked():
-            self._held.extend(data)
-            return
-        self._send(data)
-
-    def _send(self, data):
-        i = data.find(b"\x03")
-        if i >= 0 and not self.at_prompt and i + 1 < len(data):
-            # A program is being interrupted; the REPL it falls into flushes its input.
-            self._write_inner(data[: i + 1])
-            self._held.extend(data[i + 1 :])
-            self._hold_until = time.monotonic() + HOLD_AFTER_INTERRUPT_S
-        else:
-            if i >= 0 and not self.at_prompt:
-                self._hold_until = time.monotonic() + HOLD_AFTER_INTERRUPT_S
-            self._write_inner(data)
-        self.at_prompt = False
-
-    def _release(self):
-        if self._blocked() or (not self._held and self._hold_until is None):
-            return
-        waiting = self._hold_until is not None and time.monotonic() < self._hold_until
-        if waiting and not self.at_prompt:
-            return
-        data = bytes(self._held)
-        self._held.clear()
-        self._hold_until = None
-        if data:
-            self._send(data)
 
     # ---- restarts ------------------------------------------------------------------------
     def _reap(self):
