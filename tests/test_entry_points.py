@@ -13,6 +13,7 @@ import tomllib
 import pytest
 
 from tests.mp import REPO
+from tools import cli_args
 
 BIN = os.path.dirname(sys.executable)
 
@@ -22,15 +23,45 @@ def scripts():
         return tomllib.load(f)["project"]["scripts"]
 
 
-@pytest.mark.parametrize("name", ["pp-scenario", "pump-emulator", "pp-clinician", "pp-sim", "pp-soak"])
-def test_script_runs_from_another_folder(name, tmp_path):
+def _run(name, args, cwd):
     path = os.path.join(BIN, name)
-    assert name in scripts()
     assert os.path.exists(path), "%s is not installed in %s: run `make venv` (it runs pip install -e .)" % (name, BIN)
-    res = subprocess.run([path, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run([path] + args, cwd=cwd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_the_tools_know_every_console_script():
+    # cli_args names each tool after its script in usage lines; a script added to
+    # pyproject.toml but not there would say `python -m ...` when run as the script.
+    assert sorted(cli_args.SCRIPTS.values()) == sorted(scripts())
+    for module, name in cli_args.SCRIPTS.items():
+        assert scripts()[name].startswith(module + ".") or scripts()[name].startswith(module + ":"), name
+
+
+@pytest.mark.parametrize("name", sorted(cli_args.SCRIPTS.values()))
+def test_script_runs_from_another_folder_and_names_itself(name, tmp_path):
+    res = _run(name, ["--help"], tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "usage:" in res.stdout
+    assert res.stdout.startswith("usage: %s " % name), res.stdout[:200]
+
+
+# What each tool requires, so that the unknown option is the only thing wrong.
+REQUIRED = {
+    "pp-clinician": ["keygen", "--out", "key.bin"],
+    "pp-mcu": ["package", "--board", "rpi_pico"],
+    "pump-emulator": ["--pty"],
+    "pp-deploy": ["--board", "rpi_pico"],
+    "pp-vboard": ["--dir", "board"],
+    "pp-scenario": ["day.scn"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(cli_args.SCRIPTS.values()))
+def test_a_bad_option_is_one_sentence_and_exit_2_in_every_tool(name, tmp_path):
+    res = _run(name, REQUIRED.get(name, []) + ["--no-such-option"], tmp_path)
+    assert res.returncode == cli_args.EXIT_USAGE, (res.returncode, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--no-such-option" in lines[0] and "Traceback" not in res.stderr, res.stderr
+    assert res.stdout == "" and os.listdir(tmp_path) == []  # nothing was done
 
 
 def test_every_script_names_a_main_that_exists():

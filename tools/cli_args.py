@@ -5,7 +5,8 @@ int() and float() also take fullwidth or Arabic-Indic digits, which the firmware
 refuse), finite (no nan or inf), within bounds. `parse_whole`/`parse_number` are the same
 checks for other parsers (they raise ValueError with the sentence). `heap_size` checks a
 MicroPython heap size such as 192K. `Parser` is an ArgumentParser whose usage errors are one
-line and exit 2. `output_path` refuses a folder or a missing folder where a file is written,
+line and exit 2, and whose usage line names the command as it was typed (`pp-scenario` from the
+console script, `python -m tools.scenario` otherwise: `SCRIPTS`). `output_path` refuses a folder or a missing folder where a file is written,
 `read_limited` reads a file only up to a size and `read_text` also requires UTF-8 text.
 """
 
@@ -13,6 +14,7 @@ import argparse
 import math
 import os
 import re
+import sys
 
 MAX_TEXT_BYTES = 1 << 20  # a scenario, a prescription, an expected outcome: far smaller
 _MAX_NUMBER_CHARS = 40
@@ -105,15 +107,60 @@ def heap_size(text):
     return text
 
 
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line, `LABEL: message (see --help).`, exit 2."""
+# The console scripts of pyproject.toml's [project.scripts], by the module each runs (a test
+# checks the two agree).
+SCRIPTS = {
+    "tools.simulator": "pp-sim",
+    "tools.pump_emulator": "pump-emulator",
+    "tools.scenario": "pp-scenario",
+    "tools.clinician": "pp-clinician",
+    "tools.deploy": "pp-deploy",
+    "tools.vboard": "pp-vboard",
+    "tools.mcu": "pp-mcu",
+    "tools.typecheck": "pp-typecheck",
+    "tools.soak": "pp-soak",
+    "tools.bench": "pp-bench",
+}
 
-    def __init__(self, *args, label=None, **kw):
+# Exit codes every tool keeps (the clinician tool adds 3 and 4, see its --help).
+EXIT_OK = 0
+EXIT_FAILED = 1  # a check failed, a file or device could not be used, the run went wrong
+EXIT_USAGE = 2  # bad arguments: nothing was done
+
+
+def prog(module):
+    """How the user ran `module`: its console script's name, or `python -m module`."""
+    script = SCRIPTS.get(module)
+    if script and os.path.basename(sys.argv[0] if sys.argv else "") == script:
+        return script
+    return "python -m " + module
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, `LABEL: message (see --help).`, exit 2.
+
+    `module` ("tools.scenario") names the program as the user ran it (see `prog`); `label`
+    starts each error line (default: the module's last part)."""
+
+    def __init__(self, *args, label=None, module=None, **kw):
+        if module is not None:
+            kw.setdefault("prog", prog(module))
         super().__init__(*args, **kw)
-        self.label = label or self.prog
+        self.label = label or (module.rsplit(".", 1)[-1] if module else self.prog)
 
     def error(self, message):
-        self.exit(2, "%s: %s (see --help).\n" % (self.label, message.rstrip(".")))
+        self.exit(EXIT_USAGE, "%s: %s (see --help).\n" % (self.label, message.rstrip(".")))
+
+
+def labelled(label):
+    """A Parser class for `add_subparsers(parser_class=...)` whose errors start with `label`."""
+
+    class Labelled(Parser):
+        def __init__(self, *args, **kw):
+            kw.setdefault("label", label)
+            super().__init__(*args, **kw)
+
+    return Labelled
 
 
 def output_path(path, what="the output file"):

@@ -1,18 +1,17 @@
 """Type-check the project with pyright: device code against MicroPython's stubs, tools against CPython.
 
-`python -m tools.typecheck` (or `python tools/typecheck.py`) checks firmware/, hal/ and boards/
+`python -m tools.typecheck` (or `pp-typecheck`) checks firmware/, hal/ and boards/
 against the pinned stubs of each MicroPython port in PORTS, and tools/ plus the host-only HAL
 modules against CPython. Prints one summary line per target and every error; exits 1 if there
-was one. `--list` shows what would be checked; `--target rp2` checks one target.
+was one, 2 for bad arguments, 4 when pyright or the stubs are missing (nothing was checked). `--list` shows what would be checked; `--target rp2` checks one target.
 
 The stubs are pinned here (STUBS_VERSION, STDLIB_STUBS) and installed by `make venv`, which
 runs `--install-stubs`: pip puts each port's into build/typings/<port>. They are not in
 requirements.txt because every port's package has the same top-level modules (machine.pyi,
 time.pyi...): one site-packages cannot hold rp2's and esp32's side by side. A type check never
-installs anything; without the stubs it says how to install them and exits 2.
+installs anything; without the stubs it says how to install them and exits 4.
 """
 
-import argparse
 import fnmatch
 import glob
 import json
@@ -22,8 +21,11 @@ import subprocess
 import sys
 import time
 
+from tools import cli_args
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(REPO, "build")
+EXIT_NOT_CHECKED = 4  # pyright or the stubs are missing: as the clinician tool's "missing" code
 
 STUBS_VERSION = "1.29.0.post1"
 STDLIB_STUBS = "micropython-stdlib-stubs==1.29.0.post2"
@@ -182,7 +184,7 @@ def run_pyright(pyright, config, host):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.typecheck", description=(__doc__ or "").split("\n\n")[0])
+    parser = cli_args.Parser(module="tools.typecheck", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--target", action="append", help="check only this target (%s, cpython)" % ", ".join(PORTS))
     parser.add_argument("--list", action="store_true", help="print the files of each target and exit")
     parser.add_argument("--install-stubs", action="store_true",
@@ -192,19 +194,19 @@ def main(argv=None):
     out = sys.stdout
     chosen = targets(args.target)
     if not chosen:
-        out.write("typecheck: no such target; choose from %s, cpython\n" % ", ".join(PORTS))
-        return 2
+        sys.stderr.write("typecheck: no such target; choose from %s, cpython.\n" % ", ".join(PORTS))
+        return cli_args.EXIT_USAGE
     if args.install_stubs:
         ok = all([ensure_stubs(port, out) for port in PORTS])
-        return 0 if ok else 2
+        return 0 if ok else EXIT_NOT_CHECKED
     if args.list:
         for name, files, _stubs in chosen:
             out.write("%s: %s\n" % (name, " ".join(files)))
         return 0
     pyright = find_pyright()
     if pyright is None:
-        sys.stderr.write("typecheck: pyright was not found: pip install -r requirements.txt\n")
-        return 2
+        sys.stderr.write("typecheck: pyright was not found: pip install -r requirements.txt.\n")
+        return EXIT_NOT_CHECKED
     total_errors = 0
     failed = False
     for name, files, stubs in chosen:
@@ -231,7 +233,7 @@ def main(argv=None):
             msg = d.get("message", "").splitlines()[0]
             out.write("  %s:%d: %s [%s]\n" % (_rel(d.get("file", "?")), line, msg, d.get("rule", "")))
     if failed:
-        return 2
+        return EXIT_NOT_CHECKED
     return 1 if total_errors else 0
 
 

@@ -7,22 +7,18 @@ on the emulated Cortex-M (tools/mcu, about an hour for the four runs of --mcu). 
 what each figure means and how it was measured. Exit 1 when a benchmark could not run.
 """
 
-import argparse
 import json
 import shutil
 import sys
 import time
+
+from tools import cli_args
 
 SECTIONS = ("latency", "heap", "size", "idle", "sim")
 EXTRA = ("mcu",)  # only with --only: the emulated Cortex-M (minutes per target; tools/mcu)
 MCU_RUNS = "microbit:frozen,mps2_an385:frozen,mps2_an385:mpy,microbit:mpy"
 # Where the bisection for the smallest heap looks (KB): it completes at hi, not at lo.
 MCU_RANGE = {"frozen": (24, 64), "mpy": (48, 128)}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, "bench: %s (see --help).\n" % message)
 
 
 def _ms(us):
@@ -177,10 +173,10 @@ def mcu(t, args):
 
 
 def main(argv=None):
-    ap = _Parser(prog="python -m tools.bench", description="Measure the firmware and print a table of figures (docs/benchmarks.md).")
+    ap = cli_args.Parser(module="tools.bench", description="Measure the firmware and print a table of figures (docs/benchmarks.md).")
     ap.add_argument("--quick", action="store_true", help="fewer presses, shorter runs, no heap bisection (a smoke test)")
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: %s (default all)" % ",".join(SECTIONS))
-    ap.add_argument("--presses", type=int, default=None, help="presses to time, about 1.3 s each (default 120, quick 10)")
+    ap.add_argument("--presses", type=cli_args.whole(1, 100000, what="a number of presses from 1 to 100000"), default=None, help="presses to time, about 1.3 s each (default 120, quick 10)")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--mcu", default=MCU_RUNS, metavar="TARGET:VARIANT,...", help="Cortex-M runs of --only mcu (default %s)" % MCU_RUNS)
     args = ap.parse_args(argv)

@@ -51,7 +51,7 @@ def _add_target(p, what="handheld"):
 
 def build_parser():
     p = _Parser(
-        prog="python -m tools.clinician",
+        prog=cli_args.prog("tools.clinician"),
         description="The clinician's tool for the patient handheld: pair, program a signed prescription, "
         "pull and check the event log, report.",
         epilog=EPILOG,

@@ -182,8 +182,7 @@ def deploy(args, out=sys.stdout):
 
 def parser():
     p = cli_args.Parser(
-        prog="python -m tools.deploy",
-        label="deploy",
+        module="tools.deploy",
         description="Compile the handheld firmware to .mpy and put exactly what a board needs on it, "
         "copying only files whose sha256 differs, then verify and reset.",
     )

@@ -8,15 +8,15 @@
           (Ctrl-A x leaves qemu)
   package --board NAME [--out DIR]                             the board's deploy tree and a mip
           package.json: mpremote mip install --target "" DIR/package.json
-Targets: microbit (Cortex-M0, the default), mps2_an385 (Cortex-M3). Exit 2 with one sentence
-when the toolchain or the MicroPython source is missing.
+Targets: microbit (Cortex-M0, the default), mps2_an385 (Cortex-M3). Exit 2 for bad arguments;
+exit 1 with one sentence when the toolchain or the MicroPython source is missing or a step fails.
 """
 
-import argparse
 import os
 import subprocess
 import sys
 
+from tools import cli_args
 from tools.mcu import DEFAULT_TARGET, MCUError, TARGETS, VARIANTS
 
 DEFAULT_CODE = "from firmware import main; main.run('lockstep')"
@@ -25,15 +25,15 @@ DEFAULT_CODE = "from firmware import main; main.run('lockstep')"
 def _common(p):
     p.add_argument("--target", choices=sorted(TARGETS), default=DEFAULT_TARGET, help="emulated machine (default %s)" % DEFAULT_TARGET)
     p.add_argument("--variant", choices=VARIANTS, default="frozen", help="frozen firmware (default), or only glue frozen and the .mpy files copied to littlefs at boot")
-    p.add_argument("--heap", default=None, help="MicroPython heap, e.g. 48K (default: the target's, 190K on the microbit)")
+    p.add_argument("--heap", type=cli_args.heap_size, default=None, help="MicroPython heap, e.g. 48K (default: the target's, 190K on the microbit)")
 
 
 def parser():
-    ap = argparse.ArgumentParser(prog="python -m tools.mcu", description="The handheld firmware on MicroPython's qemu port (an emulated Cortex-M).")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap = cli_args.Parser(module="tools.mcu", description="The handheld firmware on MicroPython's qemu port (an emulated Cortex-M).")
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=cli_args.labelled("mcu"))
     p = sub.add_parser("build", help="build or find the cached firmware.elf; prints its path")
     _common(p)
-    p.add_argument("--jobs", type=int, default=2, help="make -j (default 2)")
+    p.add_argument("--jobs", type=cli_args.whole(1, 64, what="a number of jobs from 1 to 64"), default=2, help="make -j (default 2)")
     p = sub.add_parser("run", help="run the lockstep board on the emulated core (stdin/stdout protocol)")
     _common(p)
     p.add_argument("-c", dest="code", default=DEFAULT_CODE, help="entry code (default: %s)" % DEFAULT_CODE)
@@ -74,7 +74,7 @@ def main(argv=None):
             return 0
     except MCUError as e:
         sys.stderr.write("mcu: %s.\n" % str(e).rstrip("."))
-        return 2
+        return cli_args.EXIT_FAILED
     except Exception as e:  # a deploy or board error from `package`: one sentence too
         from boards.registry import BoardError
         from tools.deploy import DeployError
@@ -82,10 +82,10 @@ def main(argv=None):
         if not isinstance(e, (DeployError, BoardError)):
             raise
         sys.stderr.write("mcu: %s.\n" % str(e).rstrip("."))
-        return 2
+        return cli_args.EXIT_FAILED
     except KeyboardInterrupt:
         return 130
-    return 2
+    return cli_args.EXIT_USAGE
 
 
 if __name__ == "__main__":

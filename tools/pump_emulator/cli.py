@@ -6,8 +6,6 @@ import argparse
 from tools import cli_args
 from tools.pump_emulator.pump import ALARM_BITS, DEFAULT_PUMP_ID, STALE_S
 
-PROG = "python -m tools.pump_emulator"
-
 
 class CliError(Exception):
     """A user error: printed as one sentence, exit status 2 (usage) or 1 (runtime)."""
@@ -42,7 +40,7 @@ def _alarm(text):
 
 def build_parser():
     p = _Parser(
-        prog=PROG,
+        prog=cli_args.prog("tools.pump_emulator"),
         description="Emulate the implanted pump on a serial line: the link protocol of\n"
         "docs/protocol.md, a reservoir with basal drain, boluses delivered over their\n"
         "duration, alarms, the pump's own copy of the prescription and its limits, and a\n"

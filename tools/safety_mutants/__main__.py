@@ -7,37 +7,17 @@ mutant is killed when one of them fails. Prints one line per mutant with its tim
 with docs/safety.md; 1 when one survived or a check failed; 2 for bad arguments.
 """
 
-import argparse
 import concurrent.futures
 import sys
 import time
 
+from tools import cli_args
 from tools.safety_mutants import catalogue, runner
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, "safety_mutants: %s (see --help).\n" % message)
-
-
-def _whole(lo, hi):
-    """An argparse type: a whole number from lo to hi."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("%r is not a whole number" % text)
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError("must be %d to %d" % (lo, hi))
-        return value
-
-    return parse
-
-
 def parse_args(argv):
-    p = _Parser(
-        prog="python -m tools.safety_mutants",
+    p = cli_args.Parser(
+        module="tools.safety_mutants",
         description="Prove the safety case: every mutant of a docs/safety.md row must make one of "
         "the tests named in that row fail.",
     )
@@ -45,9 +25,9 @@ def parse_args(argv):
     p.add_argument("--mutant", action="append", metavar="NAME", help="only this mutant; repeatable")
     p.add_argument("--quick", action="store_true", help="only the mutants marked quick (run by make test)")
     p.add_argument("--list", action="store_true", help="list rows, their tests and mutants; run nothing")
-    p.add_argument("--jobs", type=_whole(1, 64), default=1, metavar="N", help="mutants run at once (default 1)")
+    p.add_argument("--jobs", type=cli_args.whole(1, 64, what="a number of jobs from 1 to 64"), default=1, metavar="N", help="mutants run at once (default 1)")
     p.add_argument(
-        "--timeout", type=_whole(1, 86400), default=900, metavar="S", help="a mutant still running after S s is killed (default 900)"
+        "--timeout", type=cli_args.whole(1, 86400, what="a number of seconds from 1 to 86400"), default=900, metavar="S", help="a mutant still running after S s is killed (default 900)"
     )
     p.add_argument(
         "--no-baseline",

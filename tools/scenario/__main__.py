@@ -24,8 +24,7 @@ def _fail(msg, code):
 
 def main(argv=None):
     ap = cli_args.Parser(
-        prog="python -m tools.scenario",
-        label="scenario",
+        module="tools.scenario",
         description="Run a patient scenario through the real handheld firmware (lockstep board) and the "
         "pump emulator in virtual time; prints one JSON object per event.",
     )

@@ -7,10 +7,10 @@ n noisy link, r reboot the handheld, a raise the next pump alarm, c clear alarms
 v verbose log, q quit.
 """
 
-import argparse
 import os
 import sys
 
+from tools import cli_args
 from tools.scenario.driver import INTERPRETERS, find_micropython
 from tools.simulator.app import DEFAULT_RX, SPEEDS, SimulatorApp
 
@@ -21,8 +21,9 @@ def _fail(msg, code=2):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        prog="python -m tools.simulator",
+    ap = cli_args.Parser(
+        module="tools.simulator",
+        label="simulator",
         description="The patient's handheld and the pump, simulated in a terminal with the real firmware "
         "(lockstep board) and the pump emulator.",
         epilog="Keys: space (or b) dose (a complete hold), t toggle the button, mouse: hold the button; "
@@ -33,7 +34,7 @@ def main(argv=None):
     ap.add_argument("--interpreter", choices=INTERPRETERS, default="micropython", help="run the firmware on the MicroPython unix port (default) or CPython")
     ap.add_argument("--speed", type=int, choices=SPEEDS, default=60, help="virtual seconds per real second (default 60)")
     ap.add_argument("--rx", metavar="FILE", default=None, help="the prescription, key=value text (default: %s)" % " ".join("%s=%d" % kv for kv in DEFAULT_RX.items() if kv[0] in ("dose_ug", "duration_s", "lockout_s", "max_per_24h")))
-    ap.add_argument("--seed", type=int, default=1, help="seed of the noisy link (default 1)")
+    ap.add_argument("--seed", type=cli_args.whole(0, 2**64), default=1, help="seed of the noisy link (default 1)")
     ap.add_argument("--unpaired", action="store_true", help="no link key: a plain rx.txt and unauthenticated requests")
     args = ap.parse_args(argv)
 

@@ -5,7 +5,6 @@ Each prints progress and a summary; the exit status is 1 when any invariant was 
 exception escaped a decoder, or a committed record was lost), 2 for bad arguments.
 """
 
-import argparse
 import sys
 
 from tools import cli_args
@@ -21,20 +20,15 @@ _seed = cli_args.whole(0, 2**64, what="a seed from 0 to 2**64")
 _days = cli_args.number(0, MAX_DAYS, lo_open=True, what="a number of days above 0 and at most %d" % MAX_DAYS)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, "soak: %s (see --help).\n" % message)
-
-
 def build_parser():
-    ap = _Parser(
-        prog="python -m tools.soak",
+    ap = cli_args.Parser(
+        module="tools.soak",
         description="Stress campaigns against the real handheld firmware and the pump emulator in virtual "
         "time. Default command: the random soak. Exit 1 if any invariant is violated.",
         epilog="The soak's own options (--steps N --seed S --no-clock-sets ...) are listed by "
         "`python -m tools.soak soak --help`; `python -m tools.soak --steps 1000000` runs it.",
     )
-    sub = ap.add_subparsers(dest="command", parser_class=_Parser)
+    sub = ap.add_subparsers(dest="command", parser_class=cli_args.labelled("soak"))
     s = sub.add_parser("soak", help="random actions and faults, invariants checked against the pump's record")
     _soak_args(s)
     f = sub.add_parser("fuzz", help="fuzz the frame decoder, message decoder, prescription parsers and rx verifier")

@@ -46,8 +46,7 @@ def find_micropython():
 
 def main(argv=None):
     parser = cli_args.Parser(
-        prog="python -m tools.vboard",
-        label="vboard",
+        module="tools.vboard",
         description="A virtual MicroPython board: the unix port behind a pty that mpremote can drive, "
         "with its file system in FOLDER and its UART on a second pty.",
     )
