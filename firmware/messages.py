@@ -34,14 +34,13 @@ ALARM_LOW_RESERVOIR = const(0x01)  # medium
 ALARM_EMPTY_RESERVOIR = const(0x02)  # HIGH
 ALARM_MOTOR_STALL = const(0x04)  # HIGH
 ALARM_BATTERY_ERI = const(0x08)  # medium (elective replacement indicator)
-HIGH_PRIORITY_MASK = const(0x06)
+HIGH_PRIORITY_MASK = const(ALARM_EMPTY_RESERVOIR | ALARM_MOTOR_STALL)
 ALARM_NAMES = {
     ALARM_LOW_RESERVOIR: "low_reservoir",
     ALARM_EMPTY_RESERVOIR: "empty_reservoir",
     ALARM_MOTOR_STALL: "motor_stall",
     ALARM_BATTERY_ERI: "battery_eri",
 }
-ALARM_BITS = {"low_reservoir": 0x01, "empty_reservoir": 0x02, "motor_stall": 0x04, "battery_eri": 0x08}
 # Highest priority first: the order in which alarms pre-empt each other on the handheld.
 ALARM_ORDER = (ALARM_EMPTY_RESERVOIR, ALARM_MOTOR_STALL, ALARM_BATTERY_ERI, ALARM_LOW_RESERVOIR)
 
@@ -50,11 +49,12 @@ BOLUS_DELIVERING = const(1)
 BOLUS_COMPLETE = const(2)
 BOLUS_STOPPED = const(3)  # ended part-way by a high alarm or a pump restart
 BOLUS_REFUSED = const(4)
-STATUS_DELIVERING = BOLUS_DELIVERING  # aliases: both spellings are in use
-STATUS_COMPLETE = BOLUS_COMPLETE
-STATUS_STOPPED = BOLUS_STOPPED
-STATUS_REFUSED = BOLUS_REFUSED
-BOLUS_STATUS_NAMES = {1: "delivering", 2: "complete", 3: "stopped", 4: "refused"}
+BOLUS_STATUS_NAMES = {
+    BOLUS_DELIVERING: "delivering",
+    BOLUS_COMPLETE: "complete",
+    BOLUS_STOPPED: "stopped",
+    BOLUS_REFUSED: "refused",
+}
 
 # ---- pump reason codes (BOLUS_ACK.reason) ---------------------------------------------------
 R_OK = const(0)
@@ -72,20 +72,20 @@ R_STALE = const(11)
 R_UNPAIRED = const(12)
 R_BAD_ID = const(13)
 PUMP_REASONS = {
-    0: "ok",
-    1: "lockout",
-    2: "max_24h",
-    3: "alarm",
-    4: "reservoir",
-    5: "amount_cap",
-    6: "no_prescription",
-    7: "dose_mismatch",
-    8: "busy",
-    9: "auth",
-    10: "replay",
-    11: "stale",
-    12: "unpaired",
-    13: "bad_id",
+    R_OK: "ok",
+    R_LOCKOUT: "lockout",
+    R_MAX_24H: "max_24h",
+    R_ALARM: "alarm",
+    R_RESERVOIR: "reservoir",
+    R_AMOUNT_CAP: "amount_cap",
+    R_NO_PRESCRIPTION: "no_prescription",
+    R_DOSE_MISMATCH: "dose_mismatch",
+    R_BUSY: "busy",
+    R_AUTH: "auth",
+    R_REPLAY: "replay",
+    R_STALE: "stale",
+    R_UNPAIRED: "unpaired",
+    R_BAD_ID: "bad_id",
 }
 
 # Request ids run from 1 to REQUEST_ID_MAX on both sides (a MicroPython small int on every
@@ -100,14 +100,12 @@ NAK_FRAME = const(1)  # bad CRC or COBS, short or overlong frame (seq 0: it was 
 NAK_UNKNOWN_TYPE = const(2)
 NAK_MALFORMED = const(3)  # payload length or a field value is wrong for the type
 NAK_VERSION = const(4)
-NAK_REASONS = {1: "frame", 2: "unknown_type", 3: "malformed", 4: "version"}
+NAK_REASONS = {NAK_FRAME: "frame", NAK_UNKNOWN_TYPE: "unknown_type", NAK_MALFORMED: "malformed", NAK_VERSION: "version"}
 
 HISTORY_MAX = const(8)  # entries per HISTORY reply
 _HISTORY_HEAD = "<BBB"  # total, offset, count
 _HISTORY_ENTRY = "<IIIB"  # request_id, start_s, dose_ug, status
 _HISTORY_ENTRY_SIZE = const(13)
-
-TAG_SIZE = const(16)
 
 MSG_NAMES = {
     SYNC_REQ: "sync_req",
@@ -151,12 +149,6 @@ class MessageError(Exception):
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
-
-
-def register(msg_type, name, fmt, names):
-    """Add a fixed-layout message type (e.g. pairing frames added by the security module)."""
-    _LAYOUTS[msg_type] = (fmt, tuple(names))
-    MSG_NAMES[msg_type] = name
 
 
 def alarm_names(mask):

@@ -1,13 +1,14 @@
 """Signed prescriptions: the only way a prescription reaches the handheld's storage.
 
 A blob is `prescription.canonical(rx)` followed by a 32-byte HMAC-SHA256 tag under the device
-key (`key.bin`, provisioned at pairing). `sign(rx, key)` is for the clinician tool,
-`verify(blob, key, current_version)` returns the Prescription or raises RxRefused, and
-`RxStore(storage, key)` loads `rx.bin` and installs new blobs atomically, keeping the old one
-whenever the new one is refused.
+key (`key.bin`, provisioned at pairing). `verify(blob, key, current_version)` returns the
+Prescription or raises RxRefused, and `RxStore(storage, key)` loads `rx.bin` and installs new
+blobs atomically, keeping the old one whenever the new one is refused. Signing is host code
+(`tools/security/rx_sign.py`: the clinician tool, the pump emulator's signed text file).
 """
 
 from firmware import prescription
+from firmware.eventlog import RX_CHANGE
 from firmware.hmac_sha256 import KEY_LEN, compare, hmac_sha256, key_ok
 from hal.contract import Oversized
 
@@ -23,7 +24,6 @@ RX_FILE = "rx.bin"
 KEY_FILE = "key.bin"
 TAG_LEN = 32
 MAX_BLOB = prescription.MAX_CANONICAL + TAG_LEN  # longer is never valid: not even read
-_RX_CHANGE = const(10)  # firmware.eventlog.RX_CHANGE (not imported: keep this module small)
 _PREFIX = b"rx1;"
 
 # Refusal codes, logged as RX_CHANGE c (b=0); 0 means accepted.
@@ -60,16 +60,6 @@ class RxRefused(Exception):
         self.reason = REFUSAL_NAMES.get(code, "refused")
         self.detail = detail
         self.version = version
-
-
-
-def sign(rx, key):
-    """The signed blob for a Prescription (validated again through its canonical form)."""
-    if not key_ok(key):
-        raise RxRefused(NO_KEY, "The signing key must be 32 bytes and not all zero.")
-    body = prescription.canonical(rx)
-    prescription.parse_canonical(body)  # raises PrescriptionError on anything invalid
-    return body + hmac_sha256(key, body)
 
 
 def _looks_unsigned(blob):
@@ -113,42 +103,6 @@ def verify(blob, key, current_version=0):
     return rx
 
 
-# The pump emulator's copy (`--rx FILE`) is the clinic's text form, which
-# prescription.parse_text reads, plus one comment line holding the tag of the canonical bytes.
-SIG_LINE = "# hmac-sha256="
-
-
-def sign_text(rx, key):
-    """The pump's prescription file: `key=value` lines and the signature as a comment."""
-    tag = sign(rx, key)[-TAG_LEN:]
-    lines = ["# Prescription signed by tools.clinician; the pump checks it with its key."]
-    for name in prescription.FIELDS:
-        lines.append("%s=%d" % (name, getattr(rx, name)))
-    hexed = "".join("%02x" % b for b in tag)
-    lines.append(SIG_LINE + hexed)
-    return "\n".join(lines) + "\n"
-
-
-def verify_text(text, key, current_version=0):
-    """The Prescription in a signed text file (see sign_text); raises RxRefused."""
-    if isinstance(text, (bytes, bytearray)):
-        try:
-            text = bytes(text).decode()
-        except UnicodeError:
-            raise RxRefused(MALFORMED, "Malformed prescription: not text.")
-    tags = [ln.strip()[len(SIG_LINE) :] for ln in text.split("\n") if ln.strip().startswith(SIG_LINE)]
-    if len(tags) != 1 or len(tags[0]) != 2 * TAG_LEN:
-        raise RxRefused(UNSIGNED, "The prescription file has no single signature line.")
-    try:
-        tag = bytes([int(tags[0][i : i + 2], 16) for i in range(0, 2 * TAG_LEN, 2)])
-        rx = prescription.parse_text(text)
-    except prescription.PrescriptionError as e:
-        raise RxRefused(MALFORMED, "Malformed prescription: " + str(e.reason))
-    except (ValueError, UnicodeError):
-        raise RxRefused(MALFORMED, "Malformed prescription: bad signature line.")
-    return verify(prescription.canonical(rx) + tag, key, current_version)
-
-
 class RxStore:
     """The prescription in force on one device: `load()` and `install(blob, log)`."""
 
@@ -187,10 +141,10 @@ class RxStore:
             rx = verify(blob, self.key, current_version)
         except RxRefused as e:
             if log is not None:
-                log.append(_RX_CHANGE, t_s, e.version, 0, e.code)
+                log.append(RX_CHANGE, t_s, e.version, 0, e.code)
             return False, e.reason
         self.storage.replace(self.name, bytes(blob))
         self.rx = rx
         if log is not None:
-            log.append(_RX_CHANGE, t_s, rx.version, 1, 0)
+            log.append(RX_CHANGE, t_s, rx.version, 1, 0)
         return True, None

@@ -8,6 +8,7 @@ import pytest
 
 from firmware import prescription, rxstore
 from tools.clinician import cli, targets
+from tools.security import rx_sign
 
 KEY = bytes(range(32))
 OTHER = bytes(range(64, 96))
@@ -64,7 +65,7 @@ def handheld_rx(site):
 
 def pump_rx(site):
     with open(site["pump"], "rb") as f:
-        return rxstore.verify_text(f.read(), KEY)
+        return rx_sign.verify_text(f.read(), KEY)
 
 
 def test_program_both_devices(site):
@@ -162,7 +163,7 @@ def test_wrong_key_on_handheld_without_rx(site):
 
 def test_wrong_key_on_pump_file(site):
     with open(site["pump"], "w") as f:
-        f.write(rxstore.sign_text(prescription.from_fields(dict(
+        f.write(rx_sign.sign_text(prescription.from_fields(dict(
             version=1, dose_ug=500, duration_s=60, lockout_s=600, max_per_24h=6, cap_ug=0, cap_window_s=0)), OTHER))
     r = program(site, version=2)
     assert r.code == 3 and "Wrong key" in r.stderr and "pump" in r.stderr

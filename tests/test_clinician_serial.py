@@ -13,6 +13,7 @@ import pytest
 
 from firmware import eventlog as ev
 from firmware import rxstore
+from tools.security import rx_sign
 from hal.storage import FileStorage
 from tests.mp import MICROPYTHON, REPO
 from tests.test_clinician_program import Run, rx_args
@@ -100,7 +101,7 @@ def test_pair_program_rollback_pull(vboard):
     assert r.code == 0, r.stderr
     assert rxstore.verify((vb["data"] / "rx.bin").read_bytes(), KEY).version == 1
     with open(vb["pump"], "rb") as f:
-        assert rxstore.verify_text(f.read(), KEY).version == 1
+        assert rx_sign.verify_text(f.read(), KEY).version == 1
     assert not (vb["data"] / "rx.new").exists()
 
     r = program(vb, 2, dose=800)

@@ -91,13 +91,14 @@ def test_stale_files_are_removed_and_changes_copied(vb, banner, tmp_path):
 
 def test_provisioning_key_and_prescription(vb, banner, tmp_path):
     main, _token = banner
-    from firmware import prescription, rxstore
+    from firmware import prescription
+    from tools.security import rx_sign
 
     key = tmp_path / "key"
     key.write_bytes(os.urandom(32))
     rx = tmp_path / "rx"  # deploy verifies it with the key before anything is built (issue 11)
     fields = dict(version=3, dose_ug=500, duration_s=60, lockout_s=600, max_per_24h=6, cap_ug=0, cap_window_s=0)
-    rx.write_bytes(rxstore.sign(prescription.from_fields(fields), key.read_bytes()))
+    rx.write_bytes(rx_sign.sign(prescription.from_fields(fields), key.read_bytes()))
     res = deploy(vb, "--board", "host", "--main", main, "--key", str(key), "--rx", str(rx), "--build", str(tmp_path / "b"))
     assert res.returncode == 0, res.stderr
     with open(os.path.join(vb.folder, "data", "key.bin"), "rb") as f:

@@ -18,6 +18,7 @@ from hal.contract import Oversized
 from hal.fakes import MemStorage
 from hal.storage import FileStorage
 from tests.mp import MICROPYTHON, REPO, run_mp
+from tools.security import rx_sign
 
 KEY = bytes(range(1, 33))
 RX = prescription.from_fields(
@@ -86,7 +87,7 @@ def provision(root, rx_bin=True, events=3):
     st = FileStorage(str(root))
     st.replace("key.bin", KEY)
     if rx_bin:
-        st.replace("rx.bin", rxstore.sign(RX, KEY))
+        st.replace("rx.bin", rx_sign.sign(RX, KEY))
     log = ev.EventLog(st)
     log.open()
     for i in range(events):
@@ -115,7 +116,7 @@ INTERPRETERS = [
 @pytest.mark.parametrize("interpreter", INTERPRETERS)
 def test_a_200_kb_rx_bin_is_refused_logged_and_every_press_denied(tmp_path, interpreter):
     st = provision(tmp_path)
-    st.replace("rx.bin", rxstore.sign(RX, KEY) + b"\0" * 200 * 1024)
+    st.replace("rx.bin", rx_sign.sign(RX, KEY) + b"\0" * 200 * 1024)
     fault, records, screen = boot(tmp_path, interpreter)
     assert not fault
     assert refusals(records) == [rxstore.OVERSIZED]

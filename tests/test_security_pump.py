@@ -1,4 +1,4 @@
-"""firmware/auth wired into the pump emulator's Pump (verify_bolus): a genuine bolus is
+"""tools/security/pump_auth wired into the pump emulator's Pump (verify_bolus): a genuine bolus is
 delivered, a spoofed one (wrong key / unpaired) and a replayed one are refused, a resend
 after a lost reply gets the same ACK, and the replay guard survives a pump restart."""
 
@@ -7,6 +7,7 @@ import pytest
 from firmware import auth, prescription
 from firmware import messages as m
 from tools.pump_emulator.pump import Pump
+from tools.security import pump_auth
 
 KEY = bytes(range(32))
 OTHER = bytes(range(50, 82))
@@ -25,7 +26,7 @@ def request(pump, request_id, key=KEY, counter=None, dose_ug=500):
 
 def paired_pump(**kw):
     pump = Pump(rx=RX, **kw)
-    pump.verify_bolus = auth.make_pump_verifier(KEY, store=pump)
+    pump.verify_bolus = pump_auth.make_pump_verifier(KEY, store=pump)
     return pump
 
 
@@ -33,7 +34,7 @@ def test_genuine_bolus_delivered():
     pump = paired_pump()
     ack = pump.bolus_request(request(pump, 1))
     assert ack["accepted"] == 1 and ack["reason"] == m.R_OK
-    assert pump.persisted[auth.PERSIST_KEY] == 1
+    assert pump.persisted[pump_auth.PERSIST_KEY] == 1
 
 
 def test_spoofed_and_unpaired_refused():
@@ -43,7 +44,7 @@ def test_spoofed_and_unpaired_refused():
     ack = pump.bolus_request(request(pump, 2, key=None, counter=0))
     assert (ack["accepted"], ack["reason"]) == (0, m.R_UNPAIRED)
     assert pump.active_bolus() is None
-    assert pump.persisted.get(auth.PERSIST_KEY, 0) == 0
+    assert pump.persisted.get(pump_auth.PERSIST_KEY, 0) == 0
 
 
 def test_replayed_frame_refused():
@@ -82,14 +83,14 @@ def test_guard_survives_restart(tmp_path):
     pump.advance(3600 * 1000)
     pump.shutdown()
     reborn = paired_pump(record_path=path)
-    assert reborn.persisted[auth.PERSIST_KEY] == 7
+    assert reborn.persisted[pump_auth.PERSIST_KEY] == 7
     assert reborn.bolus_request(request(reborn, 8, counter=6))["reason"] == m.R_REPLAY
     assert reborn.bolus_request(request(reborn, 9))["accepted"] == 1
     # and in place, with restart() replacing the persisted dict
     reborn.advance(3600 * 1000)
     reborn.restart()
     assert reborn.bolus_request(request(reborn, 10, counter=9))["reason"] == m.R_REPLAY
-    assert reborn.persisted[auth.PERSIST_KEY] == 9
+    assert reborn.persisted[pump_auth.PERSIST_KEY] == 9
 
 
 def test_forged_frame_cannot_block_a_future_request_id():

@@ -13,7 +13,8 @@ import time
 import pytest
 import serial
 
-from firmware import frame, prescription, rxstore
+from firmware import frame, prescription
+from tools.security import rx_sign
 from firmware import messages as m
 from tests.mp import MICROPYTHON, REPO, mp_env
 
@@ -58,7 +59,7 @@ class Handheld:
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
         (data / "key.bin").write_bytes(KEY)
-        (data / "rx.bin").write_bytes(rxstore.sign(prescription.from_fields(RX), KEY))
+        (data / "rx.bin").write_bytes(rx_sign.sign(prescription.from_fields(RX), KEY))
         self.button = tmp_path / "button"
         self.button.write_text("0")
         env = mp_env()

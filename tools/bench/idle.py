@@ -10,7 +10,8 @@ import sys
 import tempfile
 import time
 
-from firmware import prescription, rxstore
+from firmware import prescription
+from tools.security import rx_sign
 from tools.micropython_unix import MICROPYTHON, REPO, mp_env
 
 KEY = bytes(range(0x11, 0x31))
@@ -67,7 +68,7 @@ def measure(seconds=10.0, heap="256K", prelude=""):
         with open(os.path.join(data, "key.bin"), "wb") as f:
             f.write(KEY)
         with open(os.path.join(data, "rx.bin"), "wb") as f:
-            f.write(rxstore.sign(prescription.from_fields(RX), KEY))
+            f.write(rx_sign.sign(prescription.from_fields(RX), KEY))
         with open(os.path.join(folder, "button"), "w") as f:
             f.write("0")
         env = mp_env()

@@ -20,7 +20,8 @@ import sys
 import tempfile
 import time
 
-from firmware import prescription, rxstore
+from firmware import prescription
+from tools.security import rx_sign
 from tools.micropython_unix import MICROPYTHON, REPO, mp_env
 
 KEY = bytes(range(0xA0, 0xC0))
@@ -55,7 +56,7 @@ def measure(presses=120, heap="1024K", timeout=None):
         with open(os.path.join(data, "key.bin"), "wb") as f:
             f.write(KEY)
         with open(os.path.join(data, "rx.bin"), "wb") as f:  # a valid signed rx to boot with
-            f.write(rxstore.sign(prescription.from_fields(RX), KEY))
+            f.write(rx_sign.sign(prescription.from_fields(RX), KEY))
         pump = subprocess.Popen(
             [sys.executable, "-m", "tools.bench.pumpserver", "--key", KEY.hex()],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

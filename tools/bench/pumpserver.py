@@ -13,7 +13,8 @@ import select
 import sys
 import time
 
-from firmware import auth, frame
+from firmware import frame
+from tools.security import pump_auth
 from firmware import messages as m
 from firmware.prescription import Prescription
 from tools.pump_emulator.port import PumpPort
@@ -41,7 +42,7 @@ def main(argv=None):
         key = bytes.fromhex(args[1])
     pump = Pump(rx=bench_rx(), reservoir_ul=10**7, low_reservoir_ul=0)
     if key is not None:
-        pump.verify_bolus = auth.make_pump_verifier(key, store=pump)
+        pump.verify_bolus = pump_auth.make_pump_verifier(key, store=pump)
     port = PumpPort(pump)
     fd, _slave, path = open_raw_pty()  # the slave stays open while we serve
     print("pty %s" % path, flush=True)

@@ -10,6 +10,7 @@ running the same command again finishes the job (a device that already has it is
 from firmware import prescription, rxstore
 from tools import cli_args
 from tools.clinician.errors import EXIT_FAILED, EXIT_USAGE, EXIT_WRONG_KEY, ClinicianError
+from tools.security import rx_sign
 
 FIELDS = ("version", "dose_ug", "duration_s", "lockout_s", "max_per_24h", "cap_ug", "cap_window_s")
 REQUIRED = ("version", "dose_ug", "duration_s", "lockout_s", "max_per_24h")
@@ -76,7 +77,7 @@ class Session:
         self.rx = rx
         self.key = key
         self.key_name = key_name
-        self.blob = rxstore.sign(rx, key)  # the handheld's form; each target signs its own
+        self.blob = rx_sign.sign(rx, key)  # the handheld's form; each target signs its own
         self.targets = list(targets)  # write order: pump first, then the handheld
         self.states = []
 

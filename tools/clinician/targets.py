@@ -16,6 +16,7 @@ import tempfile
 from firmware import rxstore
 from hal.storage import FileStorage
 from tools.clinician.errors import EXIT_NO_DEVICE, ClinicianError
+from tools.security import rx_sign
 
 RX = rxstore.RX_FILE
 KEY = rxstore.KEY_FILE
@@ -84,7 +85,7 @@ class BoardDir:
         self.storage = FileStorage(self.root)
 
     def signed(self, rx, key):
-        return rxstore.sign(rx, key)
+        return rx_sign.sign(rx, key)
 
     def verify(self, data, key, current_version=0):
         return rxstore.verify(data, key, current_version)
@@ -131,7 +132,7 @@ class SerialBoard:
         self.command = list(command)
 
     def signed(self, rx, key):
-        return rxstore.sign(rx, key)
+        return rx_sign.sign(rx, key)
 
     def verify(self, data, key, current_version=0):
         return rxstore.verify(data, key, current_version)
@@ -265,7 +266,7 @@ class SerialBoard:
 
 class PumpFile:
     """The pump emulator's prescription file (`python -m tools.pump_emulator --rx FILE`): the
-    clinic's key=value text with the signature as a comment line (rxstore.sign_text), which
+    clinic's key=value text with the signature as a comment line (rx_sign.sign_text), which
     the emulator reads as it is and, given the pair key, verifies. Replaced atomically."""
 
     label = "pump"
@@ -280,10 +281,10 @@ class PumpFile:
         self.key = key
 
     def signed(self, rx, key):
-        return rxstore.sign_text(rx, key).encode()
+        return rx_sign.sign_text(rx, key).encode()
 
     def verify(self, data, key, current_version=0):
-        return rxstore.verify_text(data, key, current_version)
+        return rx_sign.verify_text(data, key, current_version)
 
     def where(self):
         return "pump prescription file %s" % self.path

@@ -58,9 +58,9 @@ def run(args):
     except OSError as e:
         raise CliError("cannot write the record file %s: %s" % (args.record, e.strerror))
     if args.pairing_key is not None:
-        from firmware import auth
+        from tools.security import pump_auth
 
-        pump.verify_bolus = auth.make_pump_verifier(args.pairing_key, store=pump)
+        pump.verify_bolus = pump_auth.make_pump_verifier(args.pairing_key, store=pump)
     port = PumpPort(
         pump,
         seed=args.seed,

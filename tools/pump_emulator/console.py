@@ -20,7 +20,7 @@ for the events file (None for a line that changed nothing).
 """
 
 from firmware import messages as m
-from tools.pump_emulator.pump import DAY_S
+from tools.pump_emulator.pump import ALARM_BITS, DAY_S
 
 MAX_CLOCK_SET_S = 10 * 86400
 DEFAULT_REFILL_UL = 20000
@@ -52,8 +52,8 @@ def parse_clock_set(text):
 
 
 def _alarm_name(word):
-    if word not in m.ALARM_BITS:
-        raise CommandError("unknown alarm %s (known: %s)" % (word, ", ".join(sorted(m.ALARM_BITS))))
+    if word not in ALARM_BITS:
+        raise CommandError("unknown alarm %s (known: %s)" % (word, ", ".join(sorted(ALARM_BITS))))
     return word
 
 
@@ -115,7 +115,7 @@ def execute(line, pump, port):
             said = "%s raised; alarms now %s" % (name, ", ".join(m.alarm_names(pump.alarms)))
         elif cmd == "clear":
             rest = _args(words, 0, 1, "clear [NAME]")
-            names = [_alarm_name(rest[0])] if rest else sorted(m.ALARM_BITS)
+            names = [_alarm_name(rest[0])] if rest else sorted(ALARM_BITS)
             for name in names:
                 pump.clear_alarm(name)
             said = "cleared; alarms now %s" % (", ".join(m.alarm_names(pump.alarms)) or "none")

@@ -27,10 +27,11 @@ def load_key(args):
 
 def parse_rx_text(args, text):
     from firmware import prescription, rxstore
+    from tools.security import rx_sign
 
     try:
         if args.pairing_key is not None:
-            return rxstore.verify_text(text, args.pairing_key)
+            return rx_sign.verify_text(text, args.pairing_key)
         return prescription.parse_text(text)
     except prescription.PrescriptionError as e:
         raise CliError("the prescription file %s is invalid: %s" % (args.rx, e.reason))

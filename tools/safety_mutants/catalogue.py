@@ -36,7 +36,7 @@ FRAME = "firmware/frame.py"
 MESSAGES = "firmware/messages.py"
 PRESCRIPTION = "firmware/prescription.py"
 RXSTORE = "firmware/rxstore.py"
-AUTH = "firmware/auth.py"
+AUTH = "tools/security/pump_auth.py"
 MAIN = "firmware/main.py"
 
 MUTANTS = [
@@ -562,8 +562,8 @@ MUTANTS = [
     ),
     Mutant(
         "X4-replay-accepted", "X4", AUTH,
-        "        return OK\n    return REPLAY\n",
-        "        return OK\n    return OK\n",
+        "        return R_OK\n    return R_REPLAY\n",
+        "        return R_OK\n    return R_OK\n",
         "an authentic frame with an old counter is accepted",
     ),
     Mutant(

@@ -23,7 +23,7 @@ from firmware import rxstore
 from hal import ticks
 from hal.fakes import Rng
 from tools.pump_emulator.port import PumpPort
-from tools.pump_emulator.pump import Pump
+from tools.pump_emulator.pump import ALARM_BITS, Pump
 from tools.security import pump_auth, rx_sign
 from tools.scenario.common import BASE_S, t_s
 from tools.scenario.driver import Handheld
@@ -364,7 +364,7 @@ class World(LinkFaults, Translate):
 
     def pump_clear(self, name=None):
         self._pump_at_now()
-        names = [name] if name else list(m.ALARM_BITS)
+        names = [name] if name else list(ALARM_BITS)
         for n in names:
             self.pump.clear_alarm(n)
 

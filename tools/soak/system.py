@@ -7,6 +7,7 @@ emulator (PumpPort).
 """
 
 from firmware import eventlog as ev
+from firmware import messages as m
 from firmware import prescription
 from firmware.app import App
 from firmware.link import LinkClient
@@ -108,4 +109,4 @@ class System:
 
     def delivered(self):
         """The pump's own record of boluses that started (request_id -> entry)."""
-        return {rid: e for rid, e in self.pump.boluses.items() if e.get("status") != 4}
+        return {rid: e for rid, e in self.pump.boluses.items() if e.get("status") != m.BOLUS_REFUSED}

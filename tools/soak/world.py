@@ -11,12 +11,12 @@ only while something happens (button, bytes in flight), otherwise in idle steps 
 import os
 import tempfile
 
-from firmware import auth
 from firmware import eventlog as ev
 from firmware import gesture as g
 from firmware import prescription
 from hal import fakes
 from hal import ticks
+from tools.security import pump_auth
 from tools.soak.system import RX as SYSTEM_RX
 from tools.soak.system import System
 from tools.soak.invariants import V_CRASH, Checker
@@ -69,7 +69,7 @@ class World:
         self.storage = s.storage
         self.paired = paired
         if paired:
-            self.pump.verify_bolus = auth.make_pump_verifier(KEY, store=self.pump)
+            self.pump.verify_bolus = pump_auth.make_pump_verifier(KEY, store=self.pump)
         self.pump.on_event = self._on_pump_event
         self.checker = Checker(self.rx, ev.EventLog(fakes.MemStorage()).capacity)
         self._append = self.storage.append
@@ -306,7 +306,7 @@ class World:
         self.count("pump_restart")
         new = self.pump.reopened(on_event=self._on_pump_event)
         if self.paired:
-            new.verify_bolus = auth.make_pump_verifier(KEY, store=new)
+            new.verify_bolus = pump_auth.make_pump_verifier(KEY, store=new)
         self.port.restart(new)
         self.pump = self.sys.pump = new
         self.checker.check_pump_record(self.pump)
