@@ -2,33 +2,13 @@
 
 They behave like the real parts: the clock wraps at 2**30, `Serial.read` returns None when
 nothing came, storage can lose power part-way through any write, and the serial pair can
-drop, corrupt, duplicate and delay bytes, all driven by a seeded generator so a run repeats.
+drop, corrupt, duplicate and delay bytes (the link-fault model of `hal.linkfaults`), all
+driven by a seeded generator so a run repeats.
 """
 
 from hal import ticks
 from hal.contract import OFF, Oversized
-
-
-class Rng:
-    """xorshift32: the same sequence on every interpreter for the same seed."""
-
-    def __init__(self, seed=1):
-        self.state = (seed & 0xFFFFFFFF) or 0x9E3779B9
-
-    def u32(self):
-        x = self.state
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.state = x
-        return x
-
-    def chance(self, p):
-        """True with probability p (0 <= p <= 1)."""
-        return p > 0 and self.u32() < int(p * 4294967296.0)
-
-    def below(self, n):
-        return self.u32() % n if n > 0 else 0
+from hal.linkfaults import LinkFaults, Rng  # noqa: F401  (Rng: imported from here by the tests)
 
 
 class FakeClock:
@@ -163,9 +143,13 @@ class PowerLoss(Exception):
 class MemStorage:
     """In-memory flash. `cut_after(n)` makes power fail after n more bytes have been written:
     the write in progress keeps its first bytes and raises PowerLoss. `replace` is atomic,
-    as on a file system that renames (it writes nothing before the cut point)."""
+    as on a file system that renames (it writes nothing before the cut point). Reads never
+    fail (wrap it in `Faulty` to make them). `on_append(name, data)`, when given, is called
+    after each append that completed (committed), not after one a power cut tore: the
+    observer seam of tools that watch what the firmware commits."""
 
-    def __init__(self):
+    def __init__(self, on_append=None):
+        self.on_append = on_append
         self.files = {}
         self.budget = -1  # bytes that may still be written; -1 means no cut scheduled
         self.bytes_written = 0
@@ -197,6 +181,8 @@ class MemStorage:
         self.bytes_written += n
         if n < len(data):
             raise PowerLoss()
+        if self.on_append is not None:
+            self.on_append(name, data)
 
     def replace(self, name, data):
         self.writes += 1
@@ -251,64 +237,33 @@ class _End:
         return len(self.inbox.data)
 
 
-class FakeSerialPair:
-    """Two connected Serial ends, `a` and `b`, with faults applied per write (a write is one
-    frame in practice): `loss`, `corrupt` (one random bit flipped), `duplicate` (sent twice),
-    `delay_ms` (held back that long on `clock`), and `down` (everything dropped)."""
+class FakeSerialPair(LinkFaults):
+    """Two connected Serial ends, `a` and `b`, with the faults of `hal.linkfaults.LinkFaults`
+    applied per write (a write is one frame in practice): `loss`, `corrupt` (one random bit
+    flipped), `duplicate` (sent twice), `delay_ms` (each copy held back that long on `clock`),
+    and `down` (everything dropped). `faults` counts them by kind."""
 
     def __init__(self, clock=None, seed=1):
+        LinkFaults.__init__(self, seed)
         self.clock = clock
-        self.rng = Rng(seed)
-        self.loss = 0.0
-        self.corrupt = 0.0
-        self.duplicate = 0.0
-        self.delay_ms = 0
-        self.down = False
-        self.faults = {"loss": 0, "corrupt": 0, "duplicate": 0, "delay": 0, "down": 0}
+        self.faults = self.counts
         self._a_in = _Inbox()
         self._b_in = _Inbox()
-        self._held = []  # (due_elapsed_ms, inbox, data)
         self.a = _End(self, self._a_in, self._b_in)
         self.b = _End(self, self._b_in, self._a_in)
-
-    def clean(self):
-        self.loss = self.corrupt = self.duplicate = 0.0
-        self.delay_ms = 0
 
     def send(self, inbox, data):
         if not data:
             return
-        if self.down:
-            self.faults["down"] += 1
-            return
-        if self.rng.chance(self.loss):
-            self.faults["loss"] += 1
-            return
-        if self.rng.chance(self.corrupt):
-            self.faults["corrupt"] += 1
-            data = bytearray(data)
-            i = self.rng.below(len(data))
-            data[i] ^= 1 << self.rng.below(8)
-            data = bytes(data)
-        copies = 1
-        if self.rng.chance(self.duplicate):
-            self.faults["duplicate"] += 1
-            copies = 2
+        data, copies = self.frame(data)
         for _ in range(copies):
             if self.delay_ms and self.clock is not None:
-                self.faults["delay"] += 1
-                self._held.append((self.clock.elapsed_ms + self.delay_ms, inbox, data))
+                self.hold(self.clock.elapsed_ms, (inbox, data))
             else:
                 inbox.data.extend(data)
 
     def deliver(self):
-        if not self._held:
+        if not self.held:
             return
-        now = self.clock.elapsed_ms
-        keep = []
-        for item in self._held:
-            if item[0] <= now:
-                item[1].data.extend(item[2])
-            else:
-                keep.append(item)
-        self._held = keep
+        for inbox, data in self.due(self.clock.elapsed_ms):
+            inbox.data.extend(data)

@@ -9,9 +9,11 @@ import traceback
 
 from firmware import frame
 from firmware import messages as m
-from hal.fakes import Rng
+from hal.linkfaults import CORRUPT, DELAY, DUPLICATE, LOSS, LinkFaults
 
 _READ_CHUNK = 256
+_FAULT_NAMES = {LOSS: "drop", CORRUPT: "corrupt", DUPLICATE: "duplicate"}  # + "_in" / "_out" in events
+_FAULT_STATS = {LOSS: "dropped", CORRUPT: "corrupted", DUPLICATE: "duplicated"}
 
 
 def jsonable(fields):
@@ -27,17 +29,30 @@ def jsonable(fields):
     return out
 
 
+def _fault_setting(name):
+    """A port attribute that is the link-fault model's `name`."""
+    return property(lambda self: getattr(self.faults, name), lambda self, value: setattr(self.faults, name, value))
+
+
 class PumpPort:
-    """Speaks the link protocol for `pump`. Faults (all off by default, seeded RNG):
+    """Speaks the link protocol for `pump`. Faults (all off by default, seeded; the model of
+    `hal.linkfaults`, its `loss` named `drop` here), each frame in both directions:
     `drop` P: a frame is lost (incoming: ignored as if never received; outgoing: not sent);
     `corrupt` P: one bit of an outgoing frame flipped, or an incoming frame treated as bad CRC;
     `duplicate` P: an outgoing frame sent twice, an incoming one processed twice;
     `delay_ms`: outgoing frames held back this long; `silent`: requests are processed (and
     boluses delivered) but nothing is ever sent back: the lost-reply case."""
 
+    drop = _fault_setting("loss")
+    corrupt = _fault_setting("corrupt")
+    duplicate = _fault_setting("duplicate")
+    delay_ms = _fault_setting("delay_ms")
+
     def __init__(self, pump, seed=1, on_event=None, drop=0.0, corrupt=0.0, duplicate=0.0, delay_ms=0, silent=False):
         self.pump = pump
-        self.rng = Rng(seed)
+        self.faults = LinkFaults(seed)  # its `held`: (due_ms, wire bytes) of every frame out, in order
+        self.faults.on_fault = self._on_fault
+        self._out_fault = None
         self.on_event = on_event if on_event is not None else pump.on_event
         self.drop = drop
         self.corrupt = corrupt
@@ -45,7 +60,6 @@ class PumpPort:
         self.delay_ms = delay_ms
         self.silent = silent
         self.deframer = frame.Deframer()
-        self._queue = []  # (due_ms, wire bytes), in order
         self._alarm_seq = 0
         self._alarms_sent = 0
         self.stats = {
@@ -73,20 +87,13 @@ class PumpPort:
 
     def receive(self, data):
         """Process received bytes at the pump's current time; replies are queued."""
+        faults = self.faults
         for fr in self.deframer.feed(data):
-            copies = 1
-            if self.drop and self.rng.chance(self.drop):
-                self.stats["dropped"] += 1
-                self._emit({"event": "fault", "fault": "drop_in"})
+            if faults.lost("in") is not None:
                 continue
-            if fr.error is None and self.corrupt and self.rng.chance(self.corrupt):
-                self.stats["corrupted"] += 1
-                self._emit({"event": "fault", "fault": "corrupt_in"})
+            if fr.error is None and faults.corrupts("in"):  # decoded already: bad CRC, no bit to flip
                 fr = frame.Frame(error=frame.ERR_CRC)
-            if self.duplicate and self.rng.chance(self.duplicate):
-                self.stats["duplicated"] += 1
-                self._emit({"event": "fault", "fault": "duplicate_in"})
-                copies = 2
+            copies = 2 if faults.duplicates("in") else 1
             for _ in range(copies):
                 self._on_frame(fr)
 
@@ -98,18 +105,13 @@ class PumpPort:
             pump.advance_to(now_ms)
         self._alarm_frame()
         out = bytearray()
-        keep = []
-        for due, wire in self._queue:
-            if due <= pump.now_ms:
-                out.extend(wire)
-            else:
-                keep.append((due, wire))
-        self._queue = keep
+        for wire in self.faults.due(pump.now_ms):
+            out.extend(wire)
         return bytes(out)
 
     def next_due_ms(self):
         """Virtual time of the next held-back frame, or None (for a caller's select timeout)."""
-        return min(due for due, _ in self._queue) if self._queue else None
+        return self.faults.next_due()
 
     def service(self, serial, now_ms):
         """One step against a hal Serial end (e.g. FakeSerialPair().b): read, answer, write."""
@@ -134,7 +136,7 @@ class PumpPort:
                 pump.on_event = self._pump_event
             self.pump = pump
         self.deframer.reset()
-        self._queue = []
+        self.faults.held = []
         self._alarms_sent = 0
 
     # ---- internals ---------------------------------------------------------------------------
@@ -193,31 +195,29 @@ class PumpPort:
             ev["fault"] = "silent"
             self._emit(ev)
             return
-        if self.drop and self.rng.chance(self.drop):
-            self.stats["dropped"] += 1
-            ev["fault"] = "drop_out"
+        self._out_fault = None
+        wire, copies = self.faults.frame(wire, "out")
+        if self._out_fault is not None:
+            ev["fault"] = self._out_fault  # the last one: corrupt_out, then duplicate_out
+        if copies == 0:
             self._emit(ev)
             return
-        if self.corrupt and self.rng.chance(self.corrupt):
-            self.stats["corrupted"] += 1
-            ev["fault"] = "corrupt_out"
-            buf = bytearray(wire)
-            i = self.rng.below(len(buf))
-            buf[i] ^= 1 << self.rng.below(8)
-            wire = bytes(buf)
-        copies = 1
-        if self.duplicate and self.rng.chance(self.duplicate):
-            self.stats["duplicated"] += 1
-            ev["fault"] = "duplicate_out"
-            copies = 2
-        due = self.pump.now_ms
         if self.delay_ms:
-            self.stats["delayed"] += 1
-            due += self.delay_ms
+            self.stats["delayed"] += 1  # once a frame, however many copies
         self.stats["frames_out"] += copies
         self._emit(ev)
         for _ in range(copies):
-            self._queue.append((due, wire))
+            self.faults.hold(self.pump.now_ms, wire)
+
+    def _on_fault(self, kind, where):
+        if kind == DELAY:  # counted in _send
+            return
+        self.stats[_FAULT_STATS[kind]] += 1
+        name = "%s_%s" % (_FAULT_NAMES[kind], where)
+        if where == "in":
+            self._emit({"event": "fault", "fault": name})
+        else:
+            self._out_fault = name
 
     def _pump_event(self, event):
         self._emit(event, stamped=True)
