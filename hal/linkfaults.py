@@ -45,10 +45,11 @@ class LinkFaults:
     """The faults of one link (both directions share the generator, as on one wire).
 
     `rng`: the generator to draw from (default: a new `Rng(seed)`). `kinds`: the faults to
-    count (default all of KINDS; a kind left out still happens, uncounted). `held` holds
-    (due, item) pairs for `hold`/`due`, in the order they were held."""
+    count (default all of KINDS; a kind left out still happens, uncounted). `on_fault(kind,
+    where)`: told each fault after it is counted. `held` holds (due, item) pairs for
+    `hold`/`due`, in the order they were held."""
 
-    def __init__(self, seed=1, rng=None, kinds=KINDS):
+    def __init__(self, seed=1, rng=None, kinds=KINDS, on_fault=None):
         self.rng = rng if rng is not None else Rng(seed)
         self.down = False
         self.loss = 0.0
@@ -58,7 +59,7 @@ class LinkFaults:
         self.counts = {}
         for kind in kinds:
             self.counts[kind] = 0
-        self.on_fault = None  # on_fault(kind, where), after the kind is counted
+        self.on_fault = on_fault
         self.held = []
 
     def clean(self):

@@ -7,7 +7,7 @@ import pytest
 
 from firmware import messages as m
 from firmware import prescription
-from tools.pump_emulator import pump as pump_mod
+from tools.pump_emulator import record as record_mod
 from tools.pump_emulator.pump import Pump, RecordError
 
 T0 = 1000000
@@ -123,7 +123,7 @@ def test_failed_write_applies_nothing_and_keeps_the_old_record(record, monkeypat
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pump_mod.os, "replace", broken_replace)
+    monkeypatch.setattr(record_mod.os, "replace", broken_replace)
     with pytest.raises(OSError):
         req(p, 2)
     assert 2 not in p.boluses and p.active_bolus() is None

@@ -50,8 +50,8 @@ class PumpPort:
 
     def __init__(self, pump, seed=1, on_event=None, drop=0.0, corrupt=0.0, duplicate=0.0, delay_ms=0, silent=False):
         self.pump = pump
-        self.faults = LinkFaults(seed)  # its `held`: (due_ms, wire bytes) of every frame out, in order
-        self.faults.on_fault = self._on_fault
+        # its `held`: (due_ms, wire bytes) of every frame out, in order
+        self.faults = LinkFaults(seed, on_fault=self._on_fault)
         self._out_fault = None
         self.on_event = on_event if on_event is not None else pump.on_event
         self.drop = drop

@@ -32,6 +32,9 @@ LINK = "firmware/link.py"
 GESTURE = "firmware/gesture.py"
 EVENTLOG = "firmware/eventlog.py"
 PUMP = "tools/pump_emulator/pump.py"
+PUMP_DELIVERY = "tools/pump_emulator/delivery.py"  # the pump's clocks and motor
+PUMP_LIMITS = "tools/pump_emulator/limits.py"
+PUMP_RECORD = "tools/pump_emulator/record.py"
 FRAME = "firmware/frame.py"
 MESSAGES = "firmware/messages.py"
 PRESCRIPTION = "firmware/prescription.py"
@@ -93,7 +96,7 @@ MUTANTS = [
         "the handheld grants during a high-priority alarm",
     ),
     Mutant(
-        "3-pump-ignores-high-alarm", "3", PUMP,
+        "3-pump-ignores-high-alarm", "3", PUMP_LIMITS,
         "        if self.alarms & m.HIGH_PRIORITY_MASK:\n            return m.R_ALARM",
         "        if False:\n            return m.R_ALARM",
         "the pump starts a bolus during a high-priority alarm",
@@ -106,7 +109,7 @@ MUTANTS = [
         "a high alarm lets a running bolus go on",
     ),
     Mutant(
-        "3-basal-runs-during-alarm", "3", PUMP,
+        "3-basal-runs-during-alarm", "3", PUMP_DELIVERY,
         "        if self._alarms_seen & m.HIGH_PRIORITY_MASK:\n            return 0",
         "        if False:\n            return 0",
         "the basal keeps running during a high alarm",
@@ -158,14 +161,14 @@ MUTANTS = [
         "a press while the link is down is granted (and queued for later)",
     ),
     Mutant(
-        "6-pump-no-30-s-stale-check", "6", PUMP,
+        "6-pump-no-30-s-stale-check", "6", PUMP_LIMITS,
         "if captured + self.stale_s < now_s or captured > now_s + self.stale_s:",
         "if False:",
         "the pump applies a request captured long ago",
         quick=True,
     ),
     Mutant(
-        "6-pump-no-stale-before-last-start", "6", PUMP,
+        "6-pump-no-stale-before-last-start", "6", PUMP_LIMITS,
         'if last is not None and captured < self.start_now_s(last):',
         "if False:",
         "the pump applies a request captured before the last bolus started",
@@ -285,31 +288,31 @@ MUTANTS = [
     ),
     # ---- 10: the pump's own limits ------------------------------------------------------------
     Mutant(
-        "10-pump-no-lockout", "10", PUMP,
+        "10-pump-no-lockout", "10", PUMP_LIMITS,
         'if last is not None and self.mono_s < last["start_mono_s"] + rx.lockout_s:',
         "if False:",
         "the pump does not enforce the lockout",
     ),
     Mutant(
-        "10-pump-max-off-by-one", "10", PUMP,
+        "10-pump-max-off-by-one", "10", PUMP_LIMITS,
         "if len(self.started_within(DAY_S)) >= rx.max_per_24h:",
         "if len(self.started_within(DAY_S)) > rx.max_per_24h:",
         "the pump allows one more than the 24 h maximum",
     ),
     Mutant(
-        "10-pump-cap-without-basal", "10", PUMP,
+        "10-pump-cap-without-basal", "10", PUMP_LIMITS,
         "total = -(-self.basal_ug_per_h * window_s // 3600)",
         "total = 0",
         "the amount cap does not count the basal",
     ),
     Mutant(
-        "10-pump-no-dose-check", "10", PUMP,
+        "10-pump-no-dose-check", "10", PUMP_LIMITS,
         'if fields["dose_ug"] != rx.dose_ug or fields["duration_s"] != rx.duration_s:',
         'if fields["duration_s"] != rx.duration_s:',
         "the pump delivers whatever dose it is asked for",
     ),
     Mutant(
-        "10-pump-no-reservoir-check", "10", PUMP,
+        "10-pump-no-reservoir-check", "10", PUMP_LIMITS,
         "        if self._reservoir_ng < rx.dose_ug * 1000:\n            return m.R_RESERVOIR",
         "        if False:\n            return m.R_RESERVOIR",
         "the pump starts a bolus the reservoir cannot hold",
@@ -367,7 +370,7 @@ MUTANTS = [
         "the pump acks and starts a bolus before writing its record",
     ),
     Mutant(
-        "L4-restart-leaves-the-bolus-running", "L4", PUMP,
+        "L4-restart-leaves-the-bolus-running", "L4", PUMP_RECORD,
         '            if e["status"] == m.BOLUS_DELIVERING:\n                e["status"] = m.BOLUS_STOPPED',
         '            if False:\n                e["status"] = m.BOLUS_STOPPED',
         "a bolus running at a restart is not ended as stopped",
@@ -518,13 +521,13 @@ MUTANTS = [
         "host and device split a prescription text on different blanks",
     ),
     Mutant(
-        "S5-pump-lockout-on-its-settable-clock", "S5", PUMP,
+        "S5-pump-lockout-on-its-settable-clock", "S5", PUMP_LIMITS,
         'if last is not None and self.mono_s < last["start_mono_s"] + rx.lockout_s:',
         'if last is not None and self.pump_time < last["start_s"] + rx.lockout_s:',
         "the pump's lockout counts on the clock that can be set",
     ),
     Mutant(
-        "S5-starts-not-restated-in-the-clock-now", "S5", PUMP,
+        "S5-starts-not-restated-in-the-clock-now", "S5", PUMP_DELIVERY,
         '        return max(0, self.pump_time - (self.mono_s - entry["start_mono_s"]))',
         '        return entry["start_s"]',
         "the pump reports starts in the clock as it read at the start",
@@ -585,7 +588,7 @@ MUTANTS = [
     ),
     # ---- D: found by the second review (issue 11) ---------------------------------------------
     Mutant(
-        "D1-restart-counts-the-settable-clock", "D1", PUMP,
+        "D1-restart-counts-the-settable-clock", "D1", PUMP_RECORD,
         "passed = max(0, self.source_ms - source_ms)",
         "passed = max(0, self.pump_ms - pump_ms)",
         "a restart counts the time the pump was off on its settable clock (a set-back counts as elapsed)",
@@ -623,7 +626,7 @@ MUTANTS = [
         "the time since the last pump time is one tick difference (wrong after 12.4 days)",
     ),
     Mutant(
-        "D6-pump-time-wraps-at-2-32", "D6", PUMP,
+        "D6-pump-time-wraps-at-2-32", "D6", PUMP_DELIVERY,
         "        return min(max(0, self.pump_ms // 1000), m.PUMP_TIME_MAX)",
         "        return (self.pump_ms // 1000) & 0xFFFFFFFF",
         "pump time runs into 0xFFFFFFFF and wraps",
@@ -635,7 +638,7 @@ MUTANTS = [
         "a handheld estimate past PUMP_TIME_MAX is used as a time",
     ),
     Mutant(
-        "D6-clock-set-past-the-limit", "D6", PUMP,
+        "D6-clock-set-past-the-limit", "D6", PUMP_DELIVERY,
         "        if not 0 <= after <= m.PUMP_TIME_MAX:\n",
         "        if False:\n",
         "the pump's clock can be set past PUMP_TIME_MAX",
@@ -693,6 +696,32 @@ MUTANTS = [
         "                self.storage.truncate(name, self.segment_bytes)\n",
         "",
         "an oversized log segment is not cut to its first 4 KB (the log cannot be opened)",
+    ),
+    # ---- H: the hardware contract ---------------------------------------------------------------
+    Mutant(
+        "H1-unreadable-file-read-as-missing", "H1", "hal/storage.py",
+        "            if missing(e):\n                return None\n            raise\n",
+        "            return None\n",
+        "FileStorage.read turns any OSError into 'no such file' (the log reads as empty)",
+    ),
+    Mutant(
+        "H1-log-read-error-taken-as-empty", "H1", EVENTLOG,
+        "            data = self.storage.read(name, self.segment_bytes)\n            if data is None:",
+        "            try:\n                data = self.storage.read(name, self.segment_bytes)\n"
+        "            except OSError:\n                data = None\n            if data is None:",
+        "the event log opens a segment it cannot read as an empty one (a fresh device)",
+    ),
+    Mutant(
+        "H2-stalled-write-taken-as-complete", "H2", "hal/storage.py",
+        "        if not n:  # None or 0: no progress\n            raise OSError(EIO)\n",
+        "        if not n:  # None or 0: no progress\n            return\n",
+        "a write that stops part-way returns as if every byte were written",
+    ),
+    Mutant(
+        "H2-short-write-not-continued", "H2", "hal/storage.py",
+        "        n = f.write(view[done:])\n",
+        "        return\n",
+        "a short write is not continued (the rest of the record is dropped)",
     ),
     Mutant(
         "D8-fullwidth-digits-accepted", "D8", "tools/cli_args.py",
