@@ -11,7 +11,7 @@ from firmware import policy
 from hal.fakes import MemStorage
 from hal.storage import FileStorage
 from tests.test_clinician_program import Run
-from tools.clinician import logfile, report
+from tools.clinician import logfile
 
 DAY = 86400
 BASE = 12 * DAY  # pump day 12
@@ -60,12 +60,16 @@ def scenario(storage, segment_bytes=4096):
 
 
 EXPECTED_DAYS = [
-    "  day 12: presses 8, given 4, refused 4 (lockout 4); uncertain 0, settled 0 (0 delivered, 0 not); alarms: none",
-    "  day 13: presses 8, given 4, refused 4 (lockout 4); uncertain 0, settled 0 (0 delivered, 0 not); alarms: empty_reservoir x1, low_reservoir x1",
-    "  day 14: presses 11, given 5, refused 6 (lockout 4, max_24h 1, pump:lockout 1); uncertain 1, settled 1 (1 delivered, 0 not); alarms: none",
-    "  time unknown: presses 1, given 0, refused 1 (not_synced 1); uncertain 0, settled 0 (0 delivered, 0 not); alarms: none",
+    "  Tue 13 Jan 1970: presses 8, given 4 (2000 ug), presses per dose 2.0, refused 4 (within the lockout interval 4); no reply 0, settled 0 given / 0 not",
+    "  Wed 14 Jan 1970: presses 8, given 4 (2000 ug), presses per dose 2.0, refused 4 (within the lockout interval 4); no reply 0, settled 0 given / 0 not",
+    "  Thu 15 Jan 1970: presses 11, given 5 (2500 ug), presses per dose 2.2, refused 6 (within the lockout interval 4; 24-hour maximum reached 1; "
+    "refused by the pump: lockout (pump's own check) 1); no reply 1, settled 1 given / 0 not",
+    "  time unknown: presses 1, given 0 (0 ug), presses per dose -, refused 1 (handheld not yet synchronised with the pump 1); no reply 0, settled 0 given / 0 not",
 ]
-EXPECTED_TOTAL = "Total: presses 28, given 13, refused 15 (lockout 12, max_24h 1, not_synced 1, pump:lockout 1); uncertain 1, settled 1."
+EXPECTED_TOTAL = (
+    "Total: presses 28, given 13 (6500 ug), presses per dose 2.2, refused 15 (within the lockout interval 12; 24-hour maximum reached 1; "
+    "handheld not yet synchronised with the pump 1; refused by the pump: lockout (pump's own check) 1); no reply 1, settled 1 given / 0 not."
+)
 
 
 @pytest.fixture
@@ -170,32 +174,32 @@ def test_report(board):
     out = board["tmp"] / "report"
     r = Run(["report", path, "--out", str(out)])
     assert r.code == 0, r.stderr
-    for name in ("index.html", "timeline.png", "daily.png", "alarms.png"):
-        assert (out / name).stat().st_size > 1000, name
-    assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = r.stdout.splitlines()
     for expected in EXPECTED_DAYS + [EXPECTED_TOTAL]:
         assert expected in lines, expected
     assert "Log integrity: every record intact (0 bad bytes)." in lines
-    assert "Prescription: version 3 accepted (time unknown)." in lines
-    assert "Lockout shaded in the timeline: 3600 s (inferred from lockout denials)." in lines
-    assert any(ln.startswith("Alarms raised: low_reservoir day 13 01:23:20; empty_reservoir day 13 02:30:00") for ln in lines)
-    assert "Faults: link_error day 14 23:36:40" in lines
+    assert (
+        "Prescription version 3; in force from Tue 13 Jan 1970 08:00 (installed at a time the log does not hold; in force from "
+        "the next timed record); the log holds its version only; give its file with --rx for the lockout and limits." in lines
+    )
+    assert "Alarm: reservoir low raised Wed 14 Jan 1970 01:23, ongoing at end of log." in lines
+    assert "Alarm: reservoir empty raised Wed 14 Jan 1970 02:30, ongoing at end of log." in lines
+    assert "Faults: link to the pump lost x1 (every one in the HTML report)." in lines
     html = (out / "index.html").read_text()
-    assert "<td>day 13</td><td>8</td><td>4</td><td>4 (lockout 4)</td>" in html
-    assert "<td>total</td><td>28</td><td>13</td>" in html
+    assert "<td class='d'>Wed 14 Jan 1970</td><td class='n'>8</td><td class='n'>4</td><td class='n'>2000</td><td class='n'>2.0</td>" in html
+    assert "<td>period</td><td class='n'>28</td><td class='n'>13</td><td class='n'>6500</td>" in html
     assert "Log intact: %d records, 0 bad bytes." % board["count"] in html
-    for img in ("timeline.png", "daily.png", "alarms.png"):
-        assert "src='%s'" % img in html
+    assert "No lockout window is drawn: the log does not hold the lockout" in html
+    assert "<img" not in html and "src=" not in html  # one self-contained page
 
 
-def test_report_lockout_option_and_summary_function():
-    s = MemStorage()
-    log = scenario(s)
-    summary = report.summarize(list(log.records()), lockout_s=1800)
-    assert summary.lockout_s == 1800 and summary.lockout_source == "given"
-    assert summary.days[12].given == 4 and summary.days[14].refused["pump:lockout"] == 1
-    assert len(summary.starts) == 13
+def test_report_lockout_given_is_drawn_never_inferred(board):
+    path = pull(board)
+    r = Run(["report", path, "--html", str(board["tmp"] / "r.html"), "--lockout-s", "1800"])
+    assert r.code == 0, r.stderr
+    html = (board["tmp"] / "r.html").read_text()
+    assert html.count("<title>lockout 30 min from ") == 13  # one per dose given
+    assert "No lockout window is drawn" not in html
 
 
 def test_report_on_corrupt_log(board):
@@ -217,7 +221,7 @@ def test_report_on_corrupt_log(board):
         % (first, board["count"] - 2)
         in r.stdout
     )
-    assert "  day 12: presses 7, given 4, refused 3 (lockout 3);" in r.stdout
+    assert "  Tue 13 Jan 1970: presses 7, given 4 (2000 ug), presses per dose 1.8, refused 3 (within the lockout interval 3);" in r.stdout
     html = (out / "index.html").read_text()
     assert "Log damaged: 52 bad bytes (2 record slots)" in html
     assert "52 bytes at file offset %d (events.0 offset 208)" % first in html

@@ -100,14 +100,34 @@ def build_parser():
     vl = sub.add_parser("verify-log", help="check every record of a pulled log; exit 1 if any is damaged")
     vl.add_argument("log", metavar="FILE", help="a file from pull-log (or a raw events.N segment)")
 
-    rp = sub.add_parser("report", help="HTML report with plots and a text summary from a pulled log")
+    rp = sub.add_parser(
+        "report",
+        help="the clinic review of a pulled log: HTML page (inline charts) and a text summary",
+        description="The clinic review of a handheld's event log. Per calendar day of the pump's clock:\n"
+        "presses, doses given, ug given, presses per dose, refusals by reason, uncertain and settled\n"
+        "requests, alarms with their durations; an hour-of-day heat map; a timeline with the lockout\n"
+        "windows of the prescription; faults grouped. Prints the text summary; --html and --out also\n"
+        "write one self-contained HTML page (nothing is fetched when it opens).",
+        epilog="example: %(prog)s pulled.log --rx rx.txt --html review.html\n\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rp.add_argument("log", metavar="LOG", help="a file from pull-log (or a raw events.N segment)")
-    rp.add_argument("--out", metavar="DIR", required=True, help="folder for index.html and the PNG plots")
+    rp.add_argument("--html", metavar="FILE", help="write the HTML report to FILE")
+    rp.add_argument("--out", metavar="DIR", help="write the HTML report to DIR/index.html (DIR is made if missing)")
+    rp.add_argument(
+        "--rx",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a prescription file (key=value text, or a signed rx.bin) the log refers to; repeat for each version. "
+        "The log holds each version and dose but not the lockout or the 24 h maximum: with it the timeline draws "
+        "the lockout windows",
+    )
     rp.add_argument(
         "--lockout-s",
         metavar="N",
         type=cli_args.whole(1, MAX_LOCKOUT_S, what="a lockout from 1 to %d s" % MAX_LOCKOUT_S),
-        help="lockout to shade (default: inferred from the log)",
+        help="the prescription's lockout, when you have no --rx file for it (never guessed from the log)",
     )
     return p
 
@@ -235,7 +255,11 @@ def cmd_report(args, out):
 
     parsed = logfile.verify(logfile.read(args.log))
     logfile.require_log(parsed, args.log)
-    summary = report.build(parsed, args.out, lockout_s=args.lockout_s, source=args.log)
+    if not parsed.records:
+        raise ClinicianError("The log %s holds no records: there is nothing to report." % args.log, EXIT_FAILED)
+    summary = report.build(
+        parsed, out_dir=args.out, html_path=args.html, rx_files=args.rx, lockout_s=args.lockout_s, source=args.log
+    )
     out(summary)
     return EXIT_OK
 
