@@ -52,6 +52,7 @@ class Gesture:
         self._pressed_at = 0  # ticks when the current debounced press began
         self._completed = False  # this press has given its HOLD_COMPLETE
         self._stuck = False  # in the STUCK fault until a debounced release
+        self.on_sample = None  # observer seam for tools: on_sample(now, raw, event) after each sample
 
     def _elapsed(self, now, since):
         d = self._diff(now, since)
@@ -77,8 +78,16 @@ class Gesture:
         return held / self.hold_ms
 
     def update(self, now, raw_pressed):
-        """Feed one raw sample taken at ticks `now`; returns an event constant or None."""
+        """Feed one raw sample taken at ticks `now`; returns an event constant or None.
+        `on_sample(now, raw, event)`, when set, sees every sample and what it gave (the soak's
+        checks watch the gesture through it); the handheld leaves it None."""
         raw = bool(raw_pressed)
+        event = self._judge(now, raw)
+        if self.on_sample is not None:
+            self.on_sample(now, raw, event)
+        return event
+
+    def _judge(self, now, raw):
         if not self._started:
             self._started = True
             self._raw = raw

@@ -1,8 +1,11 @@
 """The hardware contract: the only things the firmware may ask of a board.
 
 Each class documents one small interface. Implementations (machine-backed, host-backed,
-fakes) subclass these or simply provide the same methods; the firmware never constructs
-hardware itself, it is handed objects with these methods by `firmware.main`.
+fakes) subclass these or simply provide the same methods with the same parameters
+(`tests/test_hal_contract.py` checks every one); the firmware never constructs hardware
+itself, it is handed objects with these methods by `firmware.main`. Errors: each interface
+says what a failure looks like; an exception nobody handles (OSError from storage, say) ends
+in the handheld's fault state (`firmware.main.Superloop`: no dose, "Handheld fault").
 """
 
 # Indicator colours the app may ask for; a board with one plain LED maps them to on/off/blink.
@@ -45,7 +48,9 @@ class Display:
 
 class Serial:
     """A byte stream to the pump. `read(n)` returns up to n bytes, or None when nothing came;
-    `write(buf)` queues bytes and returns how many were taken. Neither blocks."""
+    `write(buf)` queues bytes and returns how many were taken (0 when the port cannot take
+    any). Neither blocks. Bytes not taken are lost, as on a noisy line: the link's CRC,
+    timeouts and resends handle a frame that went out short."""
 
     def read(self, n: int):
         raise NotImplementedError
@@ -84,11 +89,22 @@ class Oversized(Exception):
 
 
 class Storage:
-    """Named byte files on flash. `append` may be torn by a power cut (a prefix of the data
-    reaches flash); `replace` is atomic (old or new content, never a mix); `truncate` keeps the
-    first `length` bytes (and reads no more than those). `read(name, limit)` returns the whole
-    file, None when it does not exist, and raises Oversized when it holds more than `limit`
-    bytes. Firmware always passes a limit; `limit=None` (no cap) is for host tools only."""
+    """Named byte files on flash.
+
+    `read(name, limit)` returns the whole file, None when it does not exist, and raises
+    Oversized when it holds more than `limit` bytes (checked before anything is read). Firmware
+    always passes a limit; `limit=None` (no cap) is for host tools only.
+    `append` adds every byte of `data` or raises: a short write is continued, never silently
+    truncated; a power cut may still leave a prefix on flash (a torn record, which the event
+    log drops at its next open). `replace` is atomic (old or new content, never a mix).
+    `size(name)` is 0 for a missing file. `truncate` keeps the first `length` bytes (and reads
+    no more than those). `remove` of a missing file does nothing.
+
+    Errors: only a missing file is "empty". Any other failure (an I/O error, a file that exists
+    but cannot be opened or read, a full or failing flash) raises OSError to the caller, from
+    every method: a log that cannot be read is a fault, not a fresh device (the handheld then
+    stops in its fault state and grants nothing, `firmware.main.Superloop`), and a write that
+    did not complete must not look committed."""
 
     def read(self, name: str, limit=None):
         raise NotImplementedError
@@ -114,3 +130,4 @@ class Watchdog:
 
     def feed(self) -> None:
         raise NotImplementedError
+

@@ -11,6 +11,7 @@ from firmware import eventlog as ev
 from firmware import frame, main, messages, policy, prescription
 from hal import fakes
 from hal.contract import RED
+from hal.storage import FileStorage
 from tests.mp import MICROPYTHON, run_mp
 from tools.pump_emulator.port import PumpPort
 from tools.pump_emulator.pump import Pump
@@ -192,6 +193,28 @@ def test_keyboard_interrupt_and_system_exit_end_the_loop_and_are_no_fault(exc):
     with pytest.raises(exc):
         h.run(10)
     assert h.faults() == []
+
+
+def test_a_log_segment_that_cannot_be_read_is_a_fault_not_a_fresh_device(tmp_path):
+    """The flash fails to read one segment of the log (here: a folder where the file was).
+    Read as "empty", the handheld would boot as a fresh device, forget what that segment held
+    and overwrite it; it must stop in the fault state instead, grant nothing and say so."""
+    st = FileStorage(str(tmp_path))
+    h = Handheld(watchdog=False, storage=st)
+    h.run(3000)
+    h.press()
+    assert len(h.bolus_requests()) == 1 and len(h.pump.boluses) == 1
+    kept = (tmp_path / "events.0").read_bytes()
+    (tmp_path / "events.1").mkdir()
+    again = Handheld(watchdog=False, storage=st)  # a reboot on the same flash
+    again.run(3000)
+    again.press()
+    again.run(30000)  # boots are retried, and fail the same way
+    assert again.loop.in_fault and again.loop.boots == 3
+    assert again.display.lines == main.FAULT_SCREEN
+    assert (again.indicator.colour, again.indicator.blink) == (RED, True)
+    assert again.wire.sent == bytearray()  # not a byte to the pump: no BOLUS_REQ, no status
+    assert (tmp_path / "events.0").read_bytes() == kept  # nothing written over what it could read
 
 
 MP_FAULT = """

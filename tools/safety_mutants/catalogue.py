@@ -697,6 +697,32 @@ MUTANTS = [
         "",
         "an oversized log segment is not cut to its first 4 KB (the log cannot be opened)",
     ),
+    # ---- H: the hardware contract ---------------------------------------------------------------
+    Mutant(
+        "H1-unreadable-file-read-as-missing", "H1", "hal/storage.py",
+        "            if missing(e):\n                return None\n            raise\n",
+        "            return None\n",
+        "FileStorage.read turns any OSError into 'no such file' (the log reads as empty)",
+    ),
+    Mutant(
+        "H1-log-read-error-taken-as-empty", "H1", EVENTLOG,
+        "            data = self.storage.read(name, self.segment_bytes)\n            if data is None:",
+        "            try:\n                data = self.storage.read(name, self.segment_bytes)\n"
+        "            except OSError:\n                data = None\n            if data is None:",
+        "the event log opens a segment it cannot read as an empty one (a fresh device)",
+    ),
+    Mutant(
+        "H2-stalled-write-taken-as-complete", "H2", "hal/storage.py",
+        "        if not n:  # None or 0: no progress\n            raise OSError(EIO)\n",
+        "        if not n:  # None or 0: no progress\n            return\n",
+        "a write that stops part-way returns as if every byte were written",
+    ),
+    Mutant(
+        "H2-short-write-not-continued", "H2", "hal/storage.py",
+        "        n = f.write(view[done:])\n",
+        "        return\n",
+        "a short write is not continued (the rest of the record is dropped)",
+    ),
     Mutant(
         "D8-fullwidth-digits-accepted", "D8", "tools/cli_args.py",
         " or not text.isascii()",

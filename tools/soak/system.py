@@ -21,13 +21,13 @@ RX = dict(version=1, dose_ug=100, duration_s=60, lockout_s=600, max_per_24h=4, c
 
 
 class System:
-    def __init__(self, rx_fields=None, seed=1, clock_start=(1 << 30) - 30000, pump_kwargs=None, key=None):
+    def __init__(self, rx_fields=None, seed=1, clock_start=(1 << 30) - 30000, pump_kwargs=None, key=None, storage=None):
         fields = dict(RX)
         fields.update(rx_fields or {})
         self.rx = prescription.from_fields(fields)
         self.clock = fakes.FakeClock(clock_start)
         self.pair = fakes.FakeSerialPair(self.clock, seed)
-        self.storage = fakes.MemStorage()
+        self.storage = storage if storage is not None else fakes.MemStorage()
         self.key = key
         self.pump = Pump(rx=self.rx, **(pump_kwargs or {}))
         self.port = PumpPort(self.pump, seed=seed)

@@ -59,7 +59,13 @@ class World:
             record_path=os.path.join(self._record_dir.name, "pump.json"),
             autosave=False,
         )
-        self.sys = System(rx_fields=fields, seed=seed, clock_start=start, pump_kwargs=pump_kwargs, key=KEY if paired else None)
+        # What the firmware commits is seen through the storage's observer seam, the gesture
+        # through its on_sample seam: nothing of the firmware's is patched.
+        self.checker = None  # made below: the first boot's records are handed to it then
+        storage = fakes.MemStorage(on_append=self._on_append)
+        self.sys = System(
+            rx_fields=fields, seed=seed, clock_start=start, pump_kwargs=pump_kwargs, key=KEY if paired else None, storage=storage
+        )
         s = self.sys
         self.rx = s.rx
         self.clock = s.clock
@@ -72,8 +78,6 @@ class World:
             self.pump.verify_bolus = pump_auth.make_pump_verifier(KEY, store=self.pump)
         self.pump.on_event = self._on_pump_event
         self.checker = Checker(self.rx, ev.EventLog(fakes.MemStorage()).capacity)
-        self._append = self.storage.append
-        self.storage.append = self._observed_append
         self.faults = {}
         self.actions = {}
         self.polls = 0
@@ -89,9 +93,9 @@ class World:
             self.checker.on_commit(rec)
 
     # ---- observers ------------------------------------------------------------------------
-    def _observed_append(self, name, data):
-        self._append(name, data)  # PowerLoss propagates: the record is not committed
-        if len(data) == ev.RECORD_SIZE:
+    def _on_append(self, name, data):
+        """A completed append (a torn one raised PowerLoss and is never seen here)."""
+        if len(data) == ev.RECORD_SIZE and self.checker is not None:
             recs, _bad = ev.decode_all(bytes(data))
             for r in recs:
                 self.checker.on_commit(r.tuple())
@@ -99,27 +103,22 @@ class World:
     def _on_pump_event(self, e):
         self.checker.on_pump_event(e, self.pump)
 
+    def _on_sample(self, now, raw, event):
+        """Every button sample the gesture recogniser judged, and its outcome."""
+        if raw != self._sampled:
+            self._sampled = raw
+            self._changed_at = self.clock.elapsed_ms
+        if event == g.PRESSED:
+            self._completions = 0
+        elif event == g.HOLD_COMPLETE:
+            self._completions += 1
+            self._gesture_fired = True
+            held = self.clock.elapsed_ms - self._changed_at if raw else -1
+            self.checker.on_hold_complete(held, HOLD_MS, self._completions)
+
     def _hook(self):
-        """Observe the gesture recogniser of the App just booted."""
-        gest = self.sys.app.gesture
-        update = gest.update
-
-        def observed(now, raw):
-            raw = bool(raw)
-            if raw != self._sampled:
-                self._sampled = raw
-                self._changed_at = self.clock.elapsed_ms
-            event = update(now, raw)
-            if event == g.PRESSED:
-                self._completions = 0
-            elif event == g.HOLD_COMPLETE:
-                self._completions += 1
-                self._gesture_fired = True
-                held = self.clock.elapsed_ms - self._changed_at if raw else -1
-                self.checker.on_hold_complete(held, HOLD_MS, self._completions)
-            return event
-
-        setattr(gest, "update", observed)  # the instance's own: App calls gest.update
+        """Watch the gesture recogniser of the App just booted (its on_sample seam)."""
+        self.sys.app.gesture.on_sample = self._on_sample
         self._sampled = False  # a new gesture recogniser starts from its first sample
         self._changed_at = self.clock.elapsed_ms
 
@@ -166,7 +165,7 @@ class World:
                 return HOLD_STEP_MS
             return min(idle_ms, IDLE_MS)
         link = self.sys.link
-        if self.pair._held or link.busy_with_bolus():
+        if self.pair.held or link.busy_with_bolus():
             return BUSY_MS  # delayed bytes are read when due; a bolus exchange runs in real time
         if coarse:
             # Polls 5 s apart (the status period): the pump answers each request before the
