@@ -420,3 +420,31 @@ class App:
             self.buzzer.on(hz)
         else:
             self.buzzer.off()
+
+    # ---- when to poll next (the tickless loop) ---------------------------------------------
+    def next_deadline(self, now):
+        """The ticks by which `poll` must run again when no input comes (a button edge or a
+        byte from the pump is an input): the earliest of the link's deadline (reply timeout,
+        resend, back-off, record and status requests, the link going stale) and, while the
+        screen counts down, the next change of its second, which is also how the lockout end
+        arrives; the gesture's debounce, hold and stuck timers and the hold's progress bar;
+        the result screen's expiry; the sounder's next change. Polls before it change nothing.
+        Called after `poll`; may return `now` itself (poll again at once)."""
+        clock = self.clock
+        best = self.link.next_deadline(now, self._ticking)
+        t = self.gesture.next_deadline(now)
+        if t is not None and clock.ticks_diff(t, best) < 0:
+            best = t
+        if self.phase == HOLDING:
+            t = self.gesture.progress_change(now, screens.WIDTH)
+            if t is not None and clock.ticks_diff(t, best) < 0:
+                best = t
+        elif self.phase == RESULT:
+            t = clock.ticks_add(self._result_at, _RESULT_MS)
+            if clock.ticks_diff(t, best) < 0:
+                best = t
+        alarms = self.link.alarms
+        t = self.sounder.next_change(now, bool(alarms & m.HIGH_PRIORITY_MASK), bool(alarms & ~m.HIGH_PRIORITY_MASK & 0xFF))
+        if t is not None and clock.ticks_diff(t, best) < 0:
+            best = t
+        return best

@@ -42,6 +42,7 @@ class Gesture:
         if stuck_ms <= hold_ms or stuck_ms >= _LONG_MS:
             raise ValueError("stuck_ms must be longer than hold_ms and under 2**29")
         self._diff = clock.ticks_diff
+        self._add = clock.ticks_add
         self.debounce_ms = debounce_ms
         self.hold_ms = hold_ms
         self.stuck_ms = stuck_ms
@@ -65,6 +66,12 @@ class Gesture:
     @property
     def stuck(self):
         return self._stuck
+
+    @property
+    def down(self):
+        """True while the last sample or the debounced level is "pressed": a loop that cannot
+        wake on the button's edges samples it finely then."""
+        return self._raw or self._level
 
     def hold_progress(self, now):
         """How far the current hold is towards HOLD_COMPLETE, 0.0 .. 1.0."""
@@ -124,3 +131,35 @@ class Gesture:
             self._completed = True
             return HOLD_COMPLETE
         return None
+
+    def next_deadline(self, now):
+        """The ticks at which `update` can next return an event with the button left as it
+        was last sampled (a change of the button is an input, not a deadline): the end of
+        the debounce, the hold or the stuck time; None when only an input can change
+        anything. `now` itself before the first sample."""
+        if not self._started:
+            return now
+        add = self._add
+        if self._raw != self._level:
+            return add(self._raw_since, self.debounce_ms)
+        if not self._level or self._stuck:
+            return None
+        stuck = add(self._pressed_at, self.stuck_ms)
+        if self._completed:
+            return stuck
+        hold = add(self._raw_since, self.hold_ms)
+        return hold if self._diff(hold, stuck) < 0 else stuck
+
+    def progress_change(self, now, steps):
+        """The ticks at which `int(hold_progress(now) * steps)` (a progress bar of `steps`
+        cells) next grows with the button held as it is; None when it cannot."""
+        if not self.holding or not self._raw:
+            return None
+        held = self._elapsed(now, self._raw_since)
+        if held >= self.hold_ms:
+            return None
+        bar = int(held / self.hold_ms * steps)
+        h = max(held + 1, (bar + 1) * self.hold_ms // steps)
+        while h < self.hold_ms and int(h / self.hold_ms * steps) <= bar:
+            h += 1
+        return self._add(self._raw_since, h)

@@ -378,3 +378,43 @@ class LinkClient:
         for rid in list(self.history):
             if rid != newest and self.history[rid][0] <= keep_after_s:
                 del self.history[rid]
+
+    def next_deadline(self, now, second=False):
+        """The ticks at which `poll` must next run with nothing arriving (a byte arriving is an
+        input, not a deadline): the reply timeout or resend, the end of the back-off, the next
+        record request for an uncertain dose, the status poll, the moment the link goes stale;
+        `now` when something is queued to send. With `second`, also the next change of the
+        whole pump-time second (`now_s`), for a countdown on the screen. Never None: some
+        exchange is always due within `_STATUS_EVERY_MS`."""
+        clock = self.clock
+        p = self._pending
+        if p is not None:
+            best = clock.ticks_add(p[3], _TIMEOUT_MS)
+        elif self._wait_until is not None and clock.ticks_diff(self._wait_until, now) > 0:
+            best = self._wait_until
+        elif self._bolus is not None or not self._time_ok or self._hist_wanted:
+            return now
+        else:
+            # When _due() turns True: `now` if it already is (never asked, or over half a
+            # tick period ago).
+            last = self._last_status
+            if last is None or clock.ticks_diff(now, last) < 0:
+                return now
+            best = clock.ticks_add(last, _STATUS_EVERY_MS)
+            last = self._last_settle
+            if self.uncertain:
+                if last is None or clock.ticks_diff(now, last) < 0:
+                    return now
+                settle = clock.ticks_add(last, _SETTLE_EVERY_MS)
+                if clock.ticks_diff(settle, best) < 0:
+                    best = settle
+        if self.up and self._last_ok is not None:
+            stale = clock.ticks_add(self._last_ok, _LINK_FRESH_MS + 1)
+            if clock.ticks_diff(stale, best) < 0:
+                best = stale
+        if second and self._time_ok:
+            into = self._age_ms + max(0, clock.ticks_diff(now, self._ticks))
+            tick = clock.ticks_add(now, 1000 - into % 1000)
+            if clock.ticks_diff(tick, best) < 0:
+                best = tick
+        return best

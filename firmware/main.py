@@ -7,14 +7,20 @@ from the board's storage and returns `(app, hal)`, hal being the dict of HAL obj
 limit)`): an oversized file is refused with a logged reason, never read into the heap.
 
 `Superloop(board, hal)`: `step()` polls the app once and feeds the watchdog only after a poll
-completed, and returns how long to sleep. An unexpected exception in a poll or at boot is a
+completed, and returns how long to sleep: until the app's next deadline (`App.next_deadline`),
+at most `_MAX_SLEEP_MS`. `run` sleeps with the board's waiter (`hal["wait"]`, which also wakes
+on a button edge or a byte from the pump) or, without one, `clock.sleep_ms`. A button that
+cannot wake the loop (`wakes_on_button()` False or no waiter) is sampled every
+`_SAMPLE_DOWN_MS` while it is down, for the debounce, and every `_SAMPLE_UP_MS` while it is up:
+a press is seen at most that late (its hold counts from then) and a press shorter than that
+may be missed, which only a tap (no request) can be. An unexpected exception in a poll or at boot is a
 *handheld fault*: a FAULT record (FAULT_HANDHELD, the exception's class, faults in a row), the
 screen "Handheld fault / No dose possible / Call clinic", the light red and blinking, a short
 beep every 2 s. The app is dropped, so nothing more reaches the pump (no BOLUS_REQ, no status),
 and the watchdog is never fed again: a board with one is reset by it. Without a watchdog (or
 if it did not bite) the firmware boots again in-process after `_FAULT_REBOOT_MS`, on the same
 HAL objects, and like any boot denies until resynced with the pump. After `_MAX_FAULTS` faults
-in a row (each within `_STABLE_POLLS` polls of its boot) it stays in the fault state until the
+in a row (each within `_STABLE_MS` of its boot) it stays in the fault state until the
 power is cycled. KeyboardInterrupt and SystemExit are not faults: they end `run`.
 """
 
@@ -33,7 +39,9 @@ from firmware.app import App
 from firmware.link import LinkClient
 from hal.contract import RED, Oversized
 
-_POLL_MS = const(10)
+_MAX_SLEEP_MS = const(1000)  # the longest sleep: well inside every board's watchdog timeout
+_SAMPLE_DOWN_MS = const(10)  # a button without edge wake-up, while down: the debounce's grain
+_SAMPLE_UP_MS = const(50)  # ... while up: how late a press may be seen
 _KEY_FILE = "key.bin"
 _RX_TEXT = "rx.txt"
 _RX_TEXT_MAX = const(2048)  # bytes: the clinic's text form with comments fits many times over
@@ -43,7 +51,7 @@ _FAULT_REBOOT_MS = const(10000)  # longer than any board's watchdog timeout (RP2
 _FAULT_BEEP_TURNS = const(20)  # one beep of one turn every 2 s
 _FAULT_HZ = const(880)
 _MAX_FAULTS = const(3)  # faults in a row before the fault state is kept until power is cycled
-_STABLE_POLLS = const(6000)  # polls (about a minute) after which a boot counts as healthy
+_STABLE_MS = const(60000)  # a boot that polled this long without a fault counts as healthy
 FAULT_SCREEN = ["Handheld fault", "No dose possible", "Call clinic", ""]
 
 
@@ -179,16 +187,25 @@ class Superloop:
         self.hal = hal if hal is not None else make_hal(board)
         self.clock = self.hal["clock"]
         self.watchdog = self.hal.get("watchdog")
+        waiter = self.hal.get("wait")
+        self._wait = self.clock.sleep_ms if waiter is None else waiter.wait
+        if waiter is not None:
+            waiter.watch(self.hal)
+        self._button_wakes = waiter is not None and waiter.wakes_on_button()
+        if getattr(board, "BUTTON_WAKES", False):  # the board's own sleep ends at a button change
+            self._button_wakes = True
         self.app = None  # None in the fault state: nothing polls the app or the link
         self.faults = 0  # handheld faults in a row
         self.boots = 0
         self._polls = 0  # completed polls since this boot
+        self._boot_at = 0  # ticks when this boot began
         self._turns = 0  # fault-loop turns since the fault
         self.boot()
 
     def boot(self):
         self.boots += 1
         self._polls = 0
+        self._boot_at = self.clock.ticks_ms()
         try:
             self.app = boot(self.board, self.hal)[0]
         except Exception as e:
@@ -199,20 +216,36 @@ class Superloop:
             return self._fault_turn()
         try:
             self.app.poll()
+            ms = self.sleep_ms()
         except Exception as e:
             self._fault(e)
             return _FAULT_TURN_MS
         if self.watchdog is not None:
             self.watchdog.feed()
         self._polls += 1
-        if self._polls == _STABLE_POLLS:
+        if self.faults and self.clock.ticks_diff(self.clock.ticks_ms(), self._boot_at) >= _STABLE_MS:
             self.faults = 0
-        return _POLL_MS
+        return ms
+
+    def sleep_ms(self):
+        """How long the loop may sleep after a poll: until the app's next deadline, capped."""
+        app = self.app
+        if app is None:
+            return _FAULT_TURN_MS
+        clock = self.clock
+        now = clock.ticks_ms()
+        ms = clock.ticks_diff(app.next_deadline(now), now)
+        cap = _MAX_SLEEP_MS
+        if not self._button_wakes:
+            cap = _SAMPLE_DOWN_MS if app.gesture.down else _SAMPLE_UP_MS
+        if ms > cap:
+            return cap
+        return ms if ms > 0 else 0
 
     def run(self, steps=-1):
         """Loop for `steps` turns (-1: for ever)."""
         while steps != 0:
-            self.clock.sleep_ms(self.step())
+            self._wait(self.step())
             steps -= 1
 
     @property

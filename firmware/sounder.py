@@ -66,3 +66,27 @@ class Sounder:
             self._chirp.pop(0)
         self._chirp = None
         return 0
+
+    def next_change(self, now, high, medium):
+        """The ticks at which `update(..., high, medium)` may next return another tone with the
+        alarms as they are now: the next edge of an alarm's pulse, the end of a medium
+        alarm's sounding time or of a chirp's note; None when the tone holds until something
+        else happens."""
+        clock = self.clock
+        if high:
+            return clock.ticks_add(now, _until_edge(clock.ticks_diff(now, self._t0), _HIGH_ON_MS, _HIGH_PERIOD_MS))
+        if medium and self._medium_since is not None:
+            since = clock.ticks_diff(now, self._medium_since)
+            if 0 <= since < _MEDIUM_SOUND_MS:
+                edge = _until_edge(clock.ticks_diff(now, self._t0), _MEDIUM_ON_MS, _MEDIUM_PERIOD_MS)
+                return clock.ticks_add(now, min(edge, _MEDIUM_SOUND_MS - since))
+            return now  # update() ends the sounding time at once
+        if self._chirp:
+            return clock.ticks_add(self._chirp_t, self._chirp[0][1])
+        return None
+
+
+def _until_edge(age, on_ms, period_ms):
+    """ms from `age` (ms into a pulse train) to the next switch on or off."""
+    phase = age % period_ms
+    return on_ms - phase if phase < on_ms else period_ms - phase

@@ -131,3 +131,19 @@ class Watchdog:
     def feed(self) -> None:
         raise NotImplementedError
 
+
+class Wait:
+    """The main loop's sleep (optional; without one the loop uses `Clock.sleep_ms`):
+    `watch(hal)` is called once with the dict of HAL objects by role; `wait(ms)` sleeps up to
+    `ms` ms and returns early when an input is ready (a byte from the pump, and a button edge
+    when `wakes_on_button()` is True). Returning early is always allowed; sleeping past `ms`
+    is not."""
+
+    def watch(self, hal) -> None:
+        raise NotImplementedError
+
+    def wakes_on_button(self) -> bool:
+        raise NotImplementedError
+
+    def wait(self, ms: int) -> None:
+        raise NotImplementedError

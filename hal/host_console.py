@@ -48,6 +48,11 @@ class ConsoleButton:
             self._poll = select.poll()
             self._poll.register(sys.stdin, _POLLIN)
 
+    def wake_stream(self):
+        """stdin while the button is read from it and it is open (a line there is an input to
+        wake on); None for a button file, which has no edge to wait for."""
+        return sys.stdin if self._open else None
+
     def pressed(self):
         if self._stdin:
             if self._open:

@@ -67,6 +67,10 @@ class HostSerial:
         # TCSANOW, not setraw's TCSAFLUSH: bytes already waiting are kept.
         termios.tcsetattr(self._fd, termios.TCSANOW, attrs)
 
+    def fileno(self):
+        """The device's file descriptor (-1 once closed), for a loop that waits on it."""
+        return self._fd
+
     def _ready(self, mask):
         for entry in self._poll.poll(0):
             if entry[1] & mask:

@@ -12,8 +12,9 @@ Step report (firmware -> host), lines ending with the `sleep` line; only what ch
     buzzer <hz>                   0 when silent
     beep <hz>                     a tone sounded during the step (even if silent again now)
     append <name> <hex>           one Storage.append (event-log records are 26 bytes each)
-    sleep <ms> <ticks> <t>        the sleep asked for, ticks_ms() and t (ms since boot) of
-                                  the poll just done: end of the report
+    sleep <ms> <ticks> <t> <n>    the sleep asked for (until the app's next deadline),
+                                  ticks_ms() and t (ms since boot) of the poll just done, and
+                                  the polls made since boot: end of the report
   Any other line (a print, a traceback) is the firmware's own output; the host passes it on.
 Step input (host -> firmware): 4 hex digits giving the length in bytes of the line that
 follows (newline included), a space, then the line: space-separated key=value words
@@ -21,10 +22,15 @@ follows (newline included), a space, then the line: space-separated key=value wo
 `000b t=1010 b=0\n` (the line "t=1010 b=0\n" is 11 = 0x000b bytes); `frame_input(line)`:
     t=<ms> b=<0|1> rx=<hex>       virtual time in ms since this boot began, button level,
                                   bytes arriving from the pump (rx= may be omitted)
-    idle=<ms> until=<ms>          optional: after this poll keep polling every <ms> on your
-                                  own, without reporting, while t+<ms> < until and the firmware
-                                  neither writes to its serial nor appends to storage (saves a
-                                  round trip per poll while nothing happens)
+    idle=<ms> until=<ms>          optional: after this poll keep polling on your own, on the
+                                  grid t+k*<ms>, without reporting, while the firmware neither
+                                  writes to its serial nor appends to storage, up to the last
+                                  grid time before until (saves a round trip per poll while
+                                  nothing happens). Tickless: a poll asks to sleep until its
+                                  deadline, so the hub skips the grid times before it (polls
+                                  there would change nothing) and polls at the first one at or
+                                  after it; the batch still ends at the same poll as if every
+                                  grid time had been polled.
     watch=1                       optional, with idle: a change of display, indicator or
                                   buzzer also ends the batch (for a live screen)
   A line `quit`, or the end of input, ends the firmware (SystemExit) between two steps.
@@ -131,16 +137,21 @@ class Hub:
         for name, data in self.appends:
             out.append("append %s %s" % (name, hexlify(data).decode()))
         self.appends = []
-        out.append("sleep %d %d %d\n" % (sleep_ms, self.now, self.t_ms))
+        out.append("sleep %d %d %d %d\n" % (sleep_ms, self.now, self.t_ms, self.polls))
         return "\n".join(out)
 
     def step(self, sleep_ms):
         """Report this step, then wait for the host's next input line and apply it (or, in a
         batch with nothing to report, move time on by `idle` ms without asking)."""
         self.polls += 1
-        if self.idle and not self.outbox and not self.appends and not (self.watch and self._changed()):
-            t = self.t_ms + self.idle
-            if t < self.until:
+        idle = self.idle
+        if idle and not self.outbox and not self.appends and not (self.watch and self._changed()):
+            t = self.t_ms
+            k = (sleep_ms + idle - 1) // idle if sleep_ms > idle else 1  # the first grid time at or after the deadline
+            if t + k * idle >= self.until:
+                k = (self.until - 1 - t) // idle  # the last grid time of the batch, if still ahead
+            if k > 0:
+                t += k * idle
                 self.t_ms = t
                 self.now = ticks.add(self.start, t)
                 return

@@ -20,6 +20,7 @@ class Button:
             self._pin = machine.Pin(pin, machine.Pin.IN)
         self._value = self._pin.value  # bound once: pressed() runs every poll
         self._active = 0 if active_low else 1
+        self.irq = irq  # edges set `changed`: a sleeping loop can wake on them (hal/machine_wait.py)
         self.edges = 0
         self.changed = False
         self._on_edge = on_edge

@@ -25,6 +25,10 @@ class Serial:
         )
         self._any = self._uart.any
 
+    def any(self):
+        """How many received bytes wait in the buffer (a sleeping loop wakes on them)."""
+        return self._any()
+
     def read(self, n):
         if not self._any():
             return None

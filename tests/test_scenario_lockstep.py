@@ -34,7 +34,8 @@ def test_boot_step_batch_and_reboot(tmp_path, interp):
         start = ticks.PERIOD - 25
         rep = hh.boot(start)
         # the first poll: screen, light, a BOOT record, a SYNC request to the pump, then sleep
-        assert rep.t == 0 and rep.ticks == start and rep.sleep_ms == 10
+        # until the app's next deadline: the SYNC_REQ's 250 ms reply timeout
+        assert rep.t == 0 and rep.ticks == start and rep.sleep_ms == 250 and rep.polls == 1
         assert rep.display is not None and rep.display[:2] == ["No valid", "prescription"]  # nothing provisioned
         assert rep.indicator == ("red", False)
         boot = [r for r in _records(rep) if r.kind == ev.BOOT]
@@ -44,10 +45,12 @@ def test_boot_step_batch_and_reboot(tmp_path, interp):
         rep = hh.step(50, False)
         assert rep.t == 50 and rep.ticks == 25
         assert rep.tx == b"" and rep.display is None  # nothing changed, nothing said
-        # a batch: the firmware polls on its own every 100 ms; with no reply its SYNC_REQ is
-        # resent after the 250 ms timeout, which ends the batch at the first poll after it
+        # a batch: the firmware may poll on its own every 100 ms; with no reply its SYNC_REQ is
+        # resent after the 250 ms timeout, which ends the batch at the first poll after it;
+        # tickless, it skips the polls at 160 (before its deadline): 60 and 260 only
+        polls = rep.polls
         rep = hh.step(60, False, idle=100, until=10000)
-        assert rep.t == 260 and rep.tx
+        assert rep.t == 260 and rep.tx and rep.polls == polls + 2
         # a batch with nothing to say runs to just before `until`
         hh.step(1300, False)
         rep = hh.step(5000, False, b"", idle=1000, until=5900)

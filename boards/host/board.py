@@ -33,4 +33,5 @@ HAL = {
     "display": ("hal.host_console", "ConsoleDisplay", {}),
     "serial": ("hal.host_serial", "HostSerial", {"env": UART_ENV, "baud": UART_BAUD}),
     "storage": ("hal.storage", "FileStorage", {"root": STORAGE_ROOT}),
+    "wait": ("hal.host_wait", "HostWait", {}),  # sleep until the next deadline, a byte or a stdin line
 }

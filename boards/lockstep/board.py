@@ -20,6 +20,7 @@ STORAGE_ENV = "LOCKSTEP_DIR"
 START_ENV = "LOCKSTEP_START"  # ticks value at the first step
 UART_BAUD = 115200  # nominal: the host delivers bytes whole, one step later
 HOLD_MS = 1000
+BUTTON_WAKES = True  # the host runs a step at every change of the button
 ALLOW_UNSIGNED_RX = True  # a development board: without key.bin, a plain rx.txt is accepted
 
 HAL = {

@@ -42,13 +42,14 @@ UART_BAUD = 115200
 WATCHDOG_MS = 5000  # RP2040 maximum is 8388 ms
 TIMER_ID = -1  # virtual timer that keeps the watchdog fed at the REPL (see machine_watchdog)
 HOLD_MS = 1000
+WAIT_SLICE_MS = 5  # the longest a button edge or a pump byte waits for the loop to wake
 
 HAL = {
     "clock": ("hal.machine_clock", "Clock", {}),
     "button": (
         "hal.machine_button",
         "Button",
-        {"pin": BUTTON_PIN, "pull_up": BUTTON_PULL_UP, "active_low": BUTTON_ACTIVE_LOW},
+        {"pin": BUTTON_PIN, "pull_up": BUTTON_PULL_UP, "active_low": BUTTON_ACTIVE_LOW, "irq": True},
     ),
     "indicator": ("hal.machine_indicator", "RgbIndicator", {"pins": LED_RGB_PINS, "active_low": LED_ACTIVE_LOW}),
     "buzzer": ("hal.machine_buzzer", "Buzzer", {"pin": BUZZER_PIN}),
@@ -68,4 +69,7 @@ HAL = {
     "serial": ("hal.machine_serial", "Serial", {"uart_id": UART_ID, "tx": UART_TX, "rx": UART_RX, "baud": UART_BAUD}),
     "storage": ("hal.storage", "FileStorage", {"root": STORAGE_ROOT}),
     "watchdog": ("hal.machine_watchdog", "Watchdog", {"timeout_ms": WATCHDOG_MS, "timer_id": TIMER_ID}),
+    # Sleep until the next deadline, a button edge or a UART byte (slices of WAIT_SLICE_MS);
+    # not lightsleep: the UART stops with the clocks and a pump frame would be lost.
+    "wait": ("hal.machine_wait", "Wait", {"slice_ms": WAIT_SLICE_MS, "light": False}),
 }

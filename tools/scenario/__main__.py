@@ -101,8 +101,8 @@ def main(argv=None):
         return _fail("interrupted.", 130)
     if args.stats:
         sys.stderr.write(
-            "scenario: %.1f h simulated in %.2f s on %s: %.1f sim-days per wall second, %d steps (%.0f steps/s)\n"
-            % (stats["sim_s"] / 3600, stats["wall_s"], args.interpreter, stats["sim_days_per_wall_s"], stats["steps"], stats["steps_per_s"])
+            "scenario: %.1f h simulated in %.2f s on %s: %.2f sim-days per wall second, %d steps (%.0f steps/s), %d firmware polls\n"
+            % (stats["sim_s"] / 3600, stats["wall_s"], args.interpreter, stats["sim_days_per_wall_s"], stats["steps"], stats["steps_per_s"], stats["wakes"])
         )
     if expected is not None:
         problems = expect_mod.check(expected, events, scenario.rx)

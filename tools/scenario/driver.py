@@ -47,9 +47,9 @@ def find_micropython():
 class Report:
     """One step report: tx (bytes), display (list or None if unchanged), indicator ((colour,
     blink) or None), buzzer (hz or None), beep (a tone sounded during the step), appends [(name, bytes)], sleep_ms, ticks, t (ms
-    since boot of the poll reported), other (lines the firmware printed itself)."""
+    since boot of the poll reported), polls (the firmware's polls since boot), other (lines the firmware printed itself)."""
 
-    __slots__ = ("tx", "display", "indicator", "buzzer", "beep", "appends", "sleep_ms", "ticks", "t", "other")
+    __slots__ = ("tx", "display", "indicator", "buzzer", "beep", "appends", "sleep_ms", "ticks", "t", "polls", "other")
 
     def __init__(self):
         self.tx = b""
@@ -61,6 +61,7 @@ class Report:
         self.sleep_ms = 0
         self.ticks = 0
         self.t = 0
+        self.polls = 0
         self.other = []
 
 
@@ -170,6 +171,7 @@ class Handheld:
                     rep.sleep_ms = int(parts[0])
                     rep.ticks = int(parts[1])
                     rep.t = int(parts[2])
+                    rep.polls = int(parts[3])
                 except (IndexError, ValueError):
                     self._crashed("the firmware sent a bad step report: %r" % line)
                 return rep

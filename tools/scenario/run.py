@@ -49,7 +49,7 @@ def apply(world, event):
 
 def run(scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=None, stats=None, paired=True, log_out=None):
     """Run to the scenario's end; returns the summary. `stats` (a dict) receives wall_s,
-    steps, sim_days_per_wall_s, steps_per_s. `paired=False` provisions the handheld with a
+    steps, wakes (the firmware's polls), sim_days_per_wall_s, steps_per_s. `paired=False` provisions the handheld with a
     plain rx.txt and no link key (the development path) instead of key.bin + signed rx.bin.
     `log_out` (a path) receives the handheld's event log as `tools.clinician pull-log` writes
     it, so `tools.clinician report` can be run on a simulated week."""
@@ -76,6 +76,7 @@ def run(scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=No
     if stats is not None:
         stats["wall_s"] = wall
         stats["steps"] = world.steps
+        stats["wakes"] = world.wakes
         stats["sim_s"] = scenario.end_ms / 1000.0
         stats["sim_days_per_wall_s"] = scenario.end_ms / 86400000.0 / wall if wall > 0 else 0.0
         stats["steps_per_s"] = world.steps / wall if wall > 0 else 0.0

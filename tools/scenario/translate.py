@@ -28,9 +28,12 @@ class Translate:
     boots: int
     steps: int
     polls: int
+    wakes: int
+    _wakes_before: int
     _uncertain: set
 
     def _on_report(self, rep):
+        self.wakes = self._wakes_before + rep.polls
         if rep.display is not None:
             self.display = rep.display
             if self.trace:

@@ -125,7 +125,9 @@ class World(LinkFaults, Translate):
         self.records = []  # every firmware log record seen, (t_ms, Record)
         self.deliveries = []  # (t_ms, request_id, dose_ug) from the pump's record
         self.steps = 0  # step reports (round trips)
-        self.polls = 0  # firmware polls, reported or not
+        self.polls = 0  # poll times the step plan offered the firmware (a batch: one every idle ms)
+        self.wakes = 0  # polls the firmware made (tickless: only those at or after a deadline)
+        self._wakes_before = 0  # ... in the boots before this one
         self.wall_s = 0.0
         self.closed = False
 
@@ -164,6 +166,7 @@ class World(LinkFaults, Translate):
 
     def _boot(self, start_ticks):
         self.boots += 1
+        self._wakes_before = self.wakes
         self._synced = False
         self._boot_t = self._polled_at = self.t_ms
         rep = self.hh.boot(start_ticks)
