@@ -4,6 +4,8 @@
 (`poll()`); it feeds the gesture recogniser, the policy and the link client, writes every
 decision to the event log before acting on it, and shows the patient what happened. Phases:
 idle -> holding -> requesting -> result (given / not given and why / unconfirmed) -> idle.
+The bolus bookkeeping is the link's `firmware.ledger.Ledger` (`self.ledger`): the app replays
+its log into it at boot and takes request ids from it; the link keeps it up to date.
 """
 
 try:
@@ -25,7 +27,6 @@ from hal.contract import AMBER, GREEN, RED
 
 _RESULT_MS = const(8000)  # how long a result stays on screen
 _NO_TIME = const(-1)
-_KEEP_S = const(172800)  # bolus starts older than two days can matter for no limit: forgotten
 
 IDLE = "idle"
 HOLDING = "holding"
@@ -61,71 +62,37 @@ class App:
         self._look = ([], RED, False)  # (lines, colour, blink) last computed; _dirty: computed at the first poll
         self._ticking = False  # the look counts down: computed again when the second changes
         self._result_at = 0
-        self._requested = {}  # request_id -> pump time it was captured (counts until answered)
-        self._delivered = {}  # request_id -> pump start time, from our own log
-        self._doses = {}  # request_id -> dose_ug
-        self._in_flight = None
         self._result_next_s = None
-        self.next_request_id = 1
+        self.ledger = link.ledger
         self._recover()
 
     # ---- start-up --------------------------------------------------------------------------
     def _recover(self):
-        """Rebuild what matters from the log: ids used, deliveries, and requests never answered
-        (those are uncertain: assume delivered until the pump's record says otherwise)."""
-        granted = {}
-        closed = set()
+        """Rebuild the ledger from the log: ids used, deliveries, clock shifts, and requests
+        never answered (uncertain: assumed delivered until the pump's record says otherwise),
+        which are logged again."""
+        ledger = self.ledger
         boots = 0
         for r in self.log.records():
-            if r.kind == ev.GRANTED:
-                granted[r.a] = r.t_s
-                self._doses[r.a] = r.b
-                if r.a >= self.next_request_id:
-                    self.next_request_id = r.a + 1
-            elif r.kind == ev.DELIVERED:
-                self._delivered[r.a] = r.c
-                closed.add(r.a)
-            elif r.kind == ev.PUMP_REFUSED:
-                closed.add(r.a)
-            elif r.kind == ev.SETTLED:
-                closed.add(r.a)
-                if r.b:
-                    self._delivered[r.a] = r.c
-            elif r.kind == ev.UNCERTAIN:
-                granted.setdefault(r.a, r.t_s)
-                self._doses.setdefault(r.a, r.b)
-                if r.a >= self.next_request_id:
-                    self.next_request_id = r.a + 1
-            elif r.kind == ev.FAULT and r.a == ev.FAULT_PUMP_CLOCK:
-                # Replay the shift the running app made: starts logged before the pump's clock
-                # moved stay at the real time they happened, in the new clock's terms.
-                delta = -r.b if r.c else r.b
-                for rid in self._delivered:
-                    self._delivered[rid] = max(0, self._delivered[rid] + delta)
-                for rid in granted:
-                    if granted[rid] != _NO_TIME:
-                        granted[rid] = max(0, granted[rid] + delta)
-            elif r.kind == ev.CHECKPOINT:
-                if r.a > self.next_request_id:
-                    self.next_request_id = r.a
-            elif r.kind == ev.BOOT:
+            ledger.replay(r.kind, r.t_s, r.a, r.b, r.c)
+            if r.kind == ev.BOOT:
                 boots = r.a
-        for rid in closed:
-            self._doses.pop(rid, None)
-        for rid in granted:
-            if rid not in closed:
-                self._requested[rid] = granted[rid]
-                self.link.add_uncertain(rid, None if granted[rid] == _NO_TIME else granted[rid])
-                self.log.append(ev.UNCERTAIN, granted[rid], rid, self._doses.get(rid, 0))
+        ledger.end_replay()
+        for rid in ledger.open:
+            self._log_open(rid)
         self.log.on_rotate = self._checkpoint
         self.log.append(ev.BOOT, _NO_TIME, boots + 1)
 
     def _checkpoint(self):
         """The log just erased its older segment: write again what a reboot must not lose,
         the next request id and every request still open (in flight or uncertain)."""
-        self.log.append(ev.CHECKPOINT, _NO_TIME, self.next_request_id, len(self._requested))
-        for rid in self._requested:
-            self.log.append(ev.UNCERTAIN, self._requested[rid], rid, self._doses.get(rid, 0))
+        self.log.append(ev.CHECKPOINT, _NO_TIME, self.ledger.next_id, len(self.ledger.open))
+        for rid in self.ledger.open:
+            self._log_open(rid)
+
+    def _log_open(self, rid):
+        req = self.ledger.open[rid]
+        self.log.append(ev.UNCERTAIN, _NO_TIME if req.captured_s is None else req.captured_s, rid, req.dose_ug)
 
     # ---- the loop --------------------------------------------------------------------------
     def poll(self):
@@ -168,31 +135,13 @@ class App:
         v.synced = self.link.synced
         v.link_up = self.link.fresh(now)
         v.alarm_high = bool(pump_high)
-        v.uncertain = bool(self.link.uncertain) or self._in_flight is not None
+        v.uncertain = self.ledger.unsettled()
         v.reservoir_ug = self.link.reservoir_ug
         v.bolus_active = bool(self.link.bolus_id) and self.link.bolus_delivered_ug < self.link.bolus_dose_ug
         return v
 
-    def starts(self):
-        """Start times of every bolus that counts for the limits: the pump's record, our own
-        log, and requests not yet answered (at the time they were captured)."""
-        seen = {}
-        for rid in self.link.history:
-            start_s, _dose, status = self.link.history[rid]
-            if status != m.BOLUS_REFUSED:
-                seen[rid] = start_s
-        # Where two sources disagree on a start (a pump clock that was set), the later one
-        # counts: it gives the longer lockout.
-        for rid in self._delivered:
-            if seen.get(rid, -1) < self._delivered[rid]:
-                seen[rid] = self._delivered[rid]
-        for rid in self._requested:
-            if self._requested[rid] != _NO_TIME and seen.get(rid, -1) < self._requested[rid]:
-                seen[rid] = self._requested[rid]
-        return list(seen.values())
-
     def decide(self, now):
-        return policy.decide(self.link.now_s(now), self.starts(), self.rx, self.view(now))
+        return policy.decide(self.link.now_s(now), self.ledger.starts(), self.rx, self.view(now))
 
     def _request(self, now):
         now_s = self.link.now_s(now)
@@ -205,90 +154,66 @@ class App:
             self.sounder.chirp(DENIED)
             used = None
             if d.reason == policy.MAX_24H:
-                used = self._used_24h(now_s)
+                used = self.ledger.used_24h(now_s)
             allowed = self.rx.max_per_24h if self.rx is not None else None
             self._show_result(now, screens.denied(d.reason, now_s, d.next_s, used, allowed), d.next_s)
             return
-        rid = self.next_request_id
-        if self.link.last_request_id >= rid:
-            rid = self.link.last_request_id + 1
-        if rid > m.REQUEST_ID_MAX:
+        rid = self.ledger.new_id()
+        if rid is None:
             # Every id is used (only a pump record with a forged id can say so): no id can be
             # sent, so nothing is granted; the pump's record must be examined at the clinic.
             self.log.append(ev.DENIED, t, policy.REASON_CODES[policy.IDS_USED_UP], _UNKNOWN_NEXT)
             self.sounder.chirp(DENIED)
             self._show_result(now, screens.denied(policy.IDS_USED_UP, now_s, None))
             return
-        self.next_request_id = rid + 1
         rx = self.rx
         # Commit the id and the decision before a single byte goes to the pump.
         self.log.append(ev.GRANTED, t, rid, rx.dose_ug, rx.duration_s)
-        self._requested[rid] = now_s
-        self._doses[rid] = rx.dose_ug
-        self._in_flight = rid
         self.link.request_bolus(rid, rx.dose_ug, rx.duration_s, now_s)
         self.phase = REQUESTING
         self.link.send_queued(now)
 
-    def _used_24h(self, now_s):
-        n = 0
-        for s in self.starts():
-            if s > now_s - 86400:
-                n += 1
-        return n
-
     # ---- pump ------------------------------------------------------------------------------
     def _on_link(self, now, e):
+        """Log and show one link event (the link has told the ledger already)."""
         kind = e[0]
         t = self._t(now)
         if kind == lk.ACCEPTED:
-            rid, start_s = e[1], e[2]
-            self._close(rid)
-            self._delivered[rid] = start_s
-            self.log.append(ev.DELIVERED, start_s, rid, self._doses.pop(rid, 0), start_s)
+            _, rid, start_s, dose_ug = e
+            self.log.append(ev.DELIVERED, start_s, rid, dose_ug, start_s)
             self.sounder.chirp(GIVEN)
-            nxt = policy.next_available(start_s, self.starts(), self.rx) if self.rx is not None else None
+            nxt = policy.next_available(start_s, self.ledger.starts(), self.rx) if self.rx is not None else None
             self._show_result(now, ["Dose given", "", screens.next_line(self.link.now_s(now), nxt)], nxt)
-            self._prune(start_s)
         elif kind == lk.REFUSED:
-            rid, code = e[1], e[2]
-            self._close(rid)
-            self._doses.pop(rid, None)
+            _, rid, code = e
             self.log.append(ev.PUMP_REFUSED, t, rid, code)
             self.sounder.chirp(DENIED)
             reason = _REASON_BY_PUMP.get(code, "pump_refused")
             now_s = self.link.now_s(now)
             nxt = None
             if reason in (policy.LOCKOUT, policy.MAX_24H) and self.rx is not None and now_s is not None:
-                nxt = policy.next_available(now_s, self.starts(), self.rx)
+                nxt = policy.next_available(now_s, self.ledger.starts(), self.rx)
             self._show_result(now, screens.denied(reason, now_s, nxt), nxt)
         elif kind == lk.UNCERTAIN:
-            rid = e[1]
-            if self._in_flight == rid:
-                self._in_flight = None
-            self.log.append(ev.UNCERTAIN, t, rid, self._doses.get(rid, 0))
+            _, rid = e
+            self.log.append(ev.UNCERTAIN, t, rid, self.ledger.dose(rid))
             self._show_result(now, ["No reply: dose", "counted as given", "checking pump"])
         elif kind == lk.SETTLED:
-            rid, delivered, start_s, amount, partial = e[1], e[2], e[3], e[4], e[5]
-            self._close(rid)
-            dose = self._doses.pop(rid, 0)
-            if delivered:
-                self._delivered[rid] = start_s
+            _, rid, delivered, start_s, amount_ug, partial, dose_ug = e
             self.log.append(ev.SETTLED, t, rid, 1 if delivered else 0, start_s)
             if partial:
-                lines = ["Last dose was", "stopped part-way", screens.fit("%d of %d ug" % (amount, dose))]
+                lines = ["Last dose was", "stopped part-way", screens.fit("%d of %d ug" % (amount_ug, dose_ug))]
             else:
                 lines = ["Last dose was", "given" if delivered else "NOT given", ""]
             self._show_result(now, lines)
-            if delivered:
-                self._prune(start_s)
         elif kind == lk.CLOCK_JUMP:
-            self._on_clock_jump(t, e[1])
+            # The pump's clock moved against our estimate (set by hand, or another pump): the
+            # ledger moved the starts it holds; the log keeps the shift for the next boot.
+            delta = e[1]
+            self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CLOCK, min(abs(delta), 0xFFFFFFFF), 1 if delta < 0 else 0)
         elif kind == lk.PUMP_CHANGED:
             self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CHANGED, e[1] or 0, e[2] or 0)
         elif kind == lk.SYNCED:
-            if self.link.last_request_id >= self.next_request_id:
-                self.next_request_id = self.link.last_request_id + 1
             self.log.append(ev.SYNCED, t, e[1] or 0, e[2])
         elif kind == lk.ALARM:
             self.log.append(ev.ALARM, t, e[1], e[2])
@@ -296,36 +221,6 @@ class App:
                 self.sounder.medium_raised(now)
         elif kind == lk.LINK and not e[1]:
             self.log.append(ev.FAULT, t, ev.FAULT_LINK)
-
-    def _on_clock_jump(self, t, delta):
-        """The pump's clock moved against our estimate (set by hand, or another pump): the
-        handheld's own ticks measured the real time since each bolus, so the starts we hold
-        move with the clock, and the lockout still rests on real elapsed time."""
-        self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CLOCK, min(abs(delta), 0xFFFFFFFF), 1 if delta < 0 else 0)
-        for rid in self._delivered:
-            self._delivered[rid] = max(0, self._delivered[rid] + delta)
-        for rid in self._requested:
-            if self._requested[rid] != _NO_TIME:
-                self._requested[rid] = max(0, self._requested[rid] + delta)
-
-    def _prune(self, now_s):
-        """Forget boluses too old to matter for any limit (memory stays bounded for months)."""
-        keep_after = now_s - _KEEP_S
-        self.link.prune(keep_after)
-        newest = None
-        for rid in self._delivered:
-            if newest is None or self._delivered[rid] > self._delivered[newest]:
-                newest = rid
-        for rid in list(self._delivered):
-            if rid != newest and self._delivered[rid] <= keep_after:
-                del self._delivered[rid]
-
-    def _close(self, rid):
-        self._requested.pop(rid, None)
-        if self._in_flight == rid:
-            self._in_flight = None
-            if self.phase == REQUESTING:
-                self.phase = IDLE
 
     def _show_result(self, now, lines, next_s=None):
         """Show an answer for _RESULT_MS; `next_s`: when the next dose is possible, which its
@@ -371,7 +266,7 @@ class App:
             return ["Connecting to", "pump...", "", alarm], AMBER, True
         if not self.link.fresh(now):
             return ["No pump link", "Dose unavailable", "", alarm], RED, False
-        if self.link.uncertain:
+        if self.ledger.uncertain:
             return ["Checking last", "dose with pump", "", alarm], AMBER, True
         d = self.decide(now)
         if d.granted:

@@ -1,9 +1,11 @@
 """The handheld's side of the serial link: stop-and-wait requests, sync, settle, alarms.
 
-`LinkClient(clock, serial)` is a state machine polled with `poll(now_ticks)`; it returns a list
-of events for the app. It keeps the pump-time estimate, the pump's bolus history, and the set of
-uncertain requests; a bolus request that gets no reply after its retries becomes uncertain and
-is settled only from the pump's own record (RECORD_REQ), never retried as a new bolus.
+`LinkClient(clock, serial, key=None, ledger=None)` is a state machine polled with
+`poll(now_ticks)`; it returns a list of events for the app. It keeps the pump-time estimate and
+tells the bolus ledger (`firmware.ledger`, its own unless one is given) what the pump says: its
+record at sync, and what became of each request. A bolus request that gets no reply after its
+retries becomes uncertain and is settled only from the pump's own record (RECORD_REQ), never
+retried as a new bolus.
 """
 
 try:
@@ -16,6 +18,7 @@ except ImportError:
 
 from firmware import frame
 from firmware import messages as m
+from firmware.ledger import Ledger
 
 _TIMEOUT_MS = const(250)  # wait for a reply before resending (stop-and-wait)
 _RETRIES = const(3)  # resends after the first try; same seq, same request id
@@ -26,31 +29,40 @@ _LINK_FRESH_MS = const(12000)  # a link silent for longer than this is reported 
 _SYNC_MAX_AGE_S = const(21600)  # 6 h without a pump-time update: time is unknown again
 _READ_CHUNK = const(64)
 _CLOCK_SLACK_S = const(5)  # a pump time further than this from our estimate is a clock jump
-_PUMP_STALE_S = const(30)  # the pump refuses a BOLUS_REQ captured longer ago than this (stale)
 _PUMP_TIME_MAX = const(0xFFFFFFFE)  # messages.PUMP_TIME_MAX: past it, time is unknown
 
-# Event kinds returned by poll()
+# Event kinds returned by poll(); dose_ug is the dose the handheld granted for the request
 SYNCED = "synced"  # ('synced', pump_id, history_count)
-ACCEPTED = "accepted"  # ('accepted', request_id, start_s)
+ACCEPTED = "accepted"  # ('accepted', request_id, start_s, dose_ug)
 REFUSED = "refused"  # ('refused', request_id, pump_reason_code)
 UNCERTAIN = "uncertain"  # ('uncertain', request_id)
-SETTLED = "settled"  # ('settled', request_id, delivered_bool, start_s, delivered_ug, stopped_part_way)
+SETTLED = "settled"  # ('settled', request_id, delivered_bool, start_s, delivered_ug, stopped_part_way, dose_ug)
 ALARM = "alarm"  # ('alarm', mask, newly_raised_mask)
 LINK = "link"  # ('link', up_bool)
 CLOCK_JUMP = "clock_jump"  # ('clock_jump', delta_s): pump time moved against our estimate
 PUMP_CHANGED = "pump_changed"  # ('pump_changed', old_id, new_id)
 
+# The exchange under way (`_pending`, a list): indexes of its items
+_REPLY = const(0)  # the message type that answers it
+_SEQ = const(1)  # its sequence number (the reply echoes it)
+_WIRE = const(2)  # the frame as sent: a resend sends the same bytes
+_SENT_AT = const(3)  # ticks of the last send
+_TRIES = const(4)  # sends so far
+_ASKED = const(5)  # the message type sent
+_RID = const(6)  # the request id it is about (BOLUS_REQ, RECORD_REQ), else None
+
 _ZERO_TAG = bytes(16)
 
 
 class LinkClient:
-    def __init__(self, clock, serial, key=None):
+    def __init__(self, clock, serial, key=None, ledger=None):
         self.clock = clock
         self.serial = serial
         self.key = key
+        self.ledger = Ledger() if ledger is None else ledger
         self.deframer = frame.Deframer()
         self._seq = 0
-        self._pending = None  # [reply_type, seq, wire, sent_at, tries, purpose, arg]
+        self._pending = None  # the exchange under way: [_REPLY, _SEQ, _WIRE, _SENT_AT, _TRIES, _ASKED, _RID]
         self._bolus = None  # queued bolus request fields (sent before anything else)
         self._wait_until = None  # back-off deadline after a failed exchange
         self._last_status = None
@@ -73,15 +85,9 @@ class LinkClient:
         self.bolus_id = 0
         self.bolus_delivered_ug = 0
         self.bolus_dose_ug = 0
-        self.last_request_id = 0
-        self.history = {}  # request_id -> (start_s, dose_ug, status)
         self._hist_total = 0
         self._hist_offset = 0
         self._hist_wanted = False
-        # request_id -> pump time it was captured (in the clock as it reads now; None when
-        # unknown); settled only from the pump's record
-        self.uncertain = {}
-        self._bolus_captured = None  # captured_s of the BOLUS_REQ being sent
         self._events = []  # what poll() returns: one list, emptied at every poll (no garbage)
         self.changes = 0  # counts the replies taken: what the app shows may have changed
 
@@ -124,10 +130,12 @@ class LinkClient:
         return self.clock.ticks_diff(now_ticks, self._last_ok) <= _LINK_FRESH_MS
 
     def busy_with_bolus(self):
-        return self._bolus is not None or (self._pending is not None and self._pending[5] == m.BOLUS_REQ)
+        return self._bolus is not None or (self._pending is not None and self._pending[_ASKED] == m.BOLUS_REQ)
 
     def request_bolus(self, request_id, dose_ug, duration_s, captured_s):
-        """Queue one bolus request; it goes out as soon as the current exchange ends."""
+        """Queue one bolus request; it goes out as soon as the current exchange ends. From
+        now on the ledger counts it as delivered at `captured_s` until the pump answers."""
+        self.ledger.request(request_id, captured_s, dose_ug)
         fields = {
             "request_id": request_id,
             "dose_ug": dose_ug,
@@ -148,12 +156,6 @@ class LinkClient:
         the next poll, one loop period later)."""
         if self._bolus is not None and self._pending is None and not self._backing_off(now):
             self._next_request(now)
-
-    def add_uncertain(self, request_id, captured_s):
-        """A request whose outcome is unknown (e.g. found unsettled in the log at boot), with
-        the pump time it was captured (None when unknown)."""
-        self.uncertain[request_id] = captured_s
-        self._last_settle = None  # ask the pump's record at the first chance
 
     def reset_sync(self):
         """Forget pump time and history: SYNC and HISTORY are read again before any grant."""
@@ -177,11 +179,11 @@ class LinkClient:
                     self._on_frame(now, fr, events)
             data = self.serial.read(_READ_CHUNK)
         p = self._pending
-        if p is not None and self.clock.ticks_diff(now, p[3]) >= _TIMEOUT_MS:
-            if p[4] <= _RETRIES:
-                self._write(p[2])
-                p[3] = now
-                p[4] += 1
+        if p is not None and self.clock.ticks_diff(now, p[_SENT_AT]) >= _TIMEOUT_MS:
+            if p[_TRIES] <= _RETRIES:
+                self._write(p[_WIRE])
+                p[_SENT_AT] = now
+                p[_TRIES] += 1
             else:
                 self._pending = None
                 self._failed(now, p, events)
@@ -205,15 +207,14 @@ class LinkClient:
         if self._bolus is not None:
             fields = self._bolus
             self._bolus = None
-            self._bolus_captured = fields["captured_s"]
             self._send(now, m.BOLUS_REQ, fields, m.BOLUS_ACK, fields["request_id"])
         elif not self._time_ok:
             self._send(now, m.SYNC_REQ, {}, m.SYNC, None)
         elif self._hist_wanted:
             self._send(now, m.HISTORY_REQ, {"offset": self._hist_offset}, m.HISTORY, None)
-        elif self.uncertain and self._due(now, self._last_settle, _SETTLE_EVERY_MS):
+        elif self.ledger.uncertain and self._due(now, self._last_settle, _SETTLE_EVERY_MS):
             self._last_settle = now
-            rid = sorted(self.uncertain)[0]
+            rid = min(self.ledger.uncertain)
             self._send(now, m.RECORD_REQ, {"request_id": rid}, m.RECORD, rid)
         elif self._due(now, self._last_status, _STATUS_EVERY_MS):
             self._last_status = now
@@ -227,10 +228,10 @@ class LinkClient:
         age = self.clock.ticks_diff(now, last)
         return age < 0 or age >= every
 
-    def _send(self, now, msg_type, fields, reply_type, arg):
+    def _send(self, now, msg_type, fields, reply_type, rid):
         self._seq = (self._seq + 1) & 0xFF
         wire = frame.encode(msg_type, self._seq, m.encode(msg_type, fields))
-        self._pending = [reply_type, self._seq, wire, now, 1, msg_type, arg]
+        self._pending = [reply_type, self._seq, wire, now, 1, msg_type, rid]
         self._write(wire)
 
     def _write(self, wire):
@@ -240,9 +241,10 @@ class LinkClient:
         """No valid reply after every retry."""
         self._wait_until = self.clock.ticks_add(now, _BACKOFF_MS)
         self._set_up(False, events)
-        if p[5] == m.BOLUS_REQ:
-            rid = p[6]
-            self.add_uncertain(rid, self._bolus_captured)
+        if p[_ASKED] == m.BOLUS_REQ:
+            rid = p[_RID]
+            self.ledger.lost(rid)
+            self._last_settle = None  # ask the pump's record at the first chance
             events.append((UNCERTAIN, rid))
 
     def _set_up(self, up, events):
@@ -265,9 +267,7 @@ class LinkClient:
         if est is not None and not -_CLOCK_SLACK_S <= pump_time - est <= _CLOCK_SLACK_S:
             delta = pump_time - est
             events.append((CLOCK_JUMP, delta))
-            for rid in self.uncertain:  # captured times move with the clock, as the app's do
-                if self.uncertain[rid] is not None:
-                    self.uncertain[rid] = max(0, self.uncertain[rid] + delta)
+            self.ledger.shift(delta)
             self.reset_sync()
 
     def _on_frame(self, now, fr, events):
@@ -279,17 +279,17 @@ class LinkClient:
             self._learn_alarms(f["alarms"], events)
             return
         p = self._pending
-        if p is None or fr.seq != p[1]:
+        if p is None or fr.seq != p[_SEQ]:
             return  # a late or duplicated reply to an exchange already finished
         if fr.msg_type == m.NAK:
             return  # the pump did not take it; the timeout resends the same frame
-        if fr.msg_type != p[0]:
+        if fr.msg_type != p[_REPLY]:
             return
         try:
             f = m.decode(fr.msg_type, fr.payload)
         except m.MessageError:
             return
-        if p[6] is not None and f.get("request_id") != p[6]:
+        if p[_RID] is not None and f.get("request_id") != p[_RID]:
             return  # not the answer to this request (a stale reply, a confused pump): keep waiting
         self._pending = None
         self._last_ok = now
@@ -311,7 +311,7 @@ class LinkClient:
             self.bolus_delivered_ug = f["bolus_delivered_ug"]
             self.bolus_dose_ug = f["bolus_dose_ug"]
         elif t == m.BOLUS_ACK:
-            self._on_bolus_ack(p[6], f, events)
+            self._on_bolus_ack(p[_RID], f, events)
         elif t == m.RECORD:
             self._on_record(f, events)
 
@@ -326,58 +326,42 @@ class LinkClient:
             events.append((PUMP_CHANGED, self.pump_id, f["pump_id"]))
         self.pump_id = f["pump_id"]
         self.reservoir_ug = f["reservoir_ug"]
-        self.last_request_id = f["last_request_id"]
-        self.history = {}
+        self.ledger.pump_record(f["last_request_id"])
         self._hist_total = f["history_count"]
         self._hist_offset = 0
         self._hist_wanted = True
         self.synced = False
 
     def _on_history(self, f, events):
-        for rid, start_s, dose_ug, status in f["boluses"]:
-            self.history[rid] = (start_s, dose_ug, status)
+        for rid, start_s, _dose_ug, status in f["boluses"]:
+            self.ledger.pump_entry(rid, start_s, status)
         self._hist_offset = f["offset"] + len(f["boluses"])
         if self._hist_offset >= f["total"] or not f["boluses"]:
             self._hist_wanted = False
             self.synced = True
-            events.append((SYNCED, self.pump_id, len(self.history)))
+            self.ledger.pump_read()
+            events.append((SYNCED, self.pump_id, len(self.ledger.pump)))
 
     def _on_bolus_ack(self, rid, f, events):
         if f["request_id"] != rid:
             return
         if f["accepted"]:
-            self.history[rid] = (f["start_s"], 0, 1)
-            events.append((ACCEPTED, rid, f["start_s"]))
+            dose = self.ledger.accepted(rid, f["start_s"])
+            events.append((ACCEPTED, rid, f["start_s"], dose))
         else:
+            self.ledger.refused(rid)
             events.append((REFUSED, rid, f["reason"]))
 
     def _on_record(self, f, events):
         rid = f["request_id"]
-        if rid not in self.uncertain:
-            return
-        captured = self.uncertain[rid]
-        if not f["found"] and captured is not None and f["pump_time"] <= captured + _PUMP_STALE_S:
-            # Not there yet, but the BOLUS_REQ may still be on its way and would be applied:
-            # "not given" is final only once the pump would refuse it as stale. Ask again.
-            return
-        del self.uncertain[rid]
+        if not self.ledger.settles(rid, f["found"], f["pump_time"]):
+            return  # not uncertain, or "not found" while the request may still arrive: ask again
         delivered = bool(f["found"]) and f["status"] != m.BOLUS_REFUSED
-        if delivered:
-            self.history[rid] = (f["start_s"], f["dose_ug"], f["status"])
+        start_s = f["start_s"] if delivered else 0
+        dose = self.ledger.settle(rid, start_s if delivered else None)
         partial = delivered and f["status"] == m.BOLUS_STOPPED
         amount = f["delivered_ug"] if delivered else 0
-        events.append((SETTLED, rid, delivered, f["start_s"] if delivered else 0, amount, partial))
-
-    def prune(self, keep_after_s):
-        """Forget pump history that can no longer matter for any limit (started at or before
-        `keep_after_s`), always keeping the newest entry: memory stays bounded over months."""
-        newest = None
-        for rid in self.history:
-            if newest is None or self.history[rid][0] > self.history[newest][0]:
-                newest = rid
-        for rid in list(self.history):
-            if rid != newest and self.history[rid][0] <= keep_after_s:
-                del self.history[rid]
+        events.append((SETTLED, rid, delivered, start_s, amount, partial, dose))
 
     def next_deadline(self, now, second=False):
         """The ticks at which `poll` must next run with nothing arriving (a byte arriving is an
@@ -389,7 +373,7 @@ class LinkClient:
         clock = self.clock
         p = self._pending
         if p is not None:
-            best = clock.ticks_add(p[3], _TIMEOUT_MS)
+            best = clock.ticks_add(p[_SENT_AT], _TIMEOUT_MS)
         elif self._wait_until is not None and clock.ticks_diff(self._wait_until, now) > 0:
             best = self._wait_until
         elif self._bolus is not None or not self._time_ok or self._hist_wanted:
@@ -402,7 +386,7 @@ class LinkClient:
                 return now
             best = clock.ticks_add(last, _STATUS_EVERY_MS)
             last = self._last_settle
-            if self.uncertain:
+            if self.ledger.uncertain:
                 if last is None or clock.ticks_diff(now, last) < 0:
                     return now
                 settle = clock.ticks_add(last, _SETTLE_EVERY_MS)

@@ -58,7 +58,7 @@ def test_uncertain_is_settled_even_after_six_days_without_one():
     s.run(1500)
     s.port.silent = False
     s.run(10_000)
-    assert s.link.uncertain == {}
+    assert s.app.ledger.uncertain == set()
     assert [r.a for r in s.log_records(ev.SETTLED)] == [1, 2]
 
 
@@ -97,7 +97,8 @@ def test_memory_stays_bounded_over_weeks():
         s.idle(3_600_000)
     assert len(s.pump.boluses) == 96
     # what the handheld holds is bounded by two days of doses, not by its uptime
-    assert len(s.link.history) <= 50 and len(s.app._delivered) <= 50 and len(s.app._doses) <= 2
+    ledger = s.app.ledger
+    assert len(ledger.pump) <= 50 and len(ledger.delivered) <= 50 and len(ledger.open) <= 2
 
 
 def test_open_request_and_ids_survive_log_rotation():
@@ -106,12 +107,12 @@ def test_open_request_and_ids_survive_log_rotation():
     s.link._last_ok = s.clock.ticks_ms()  # the link looked fine a moment ago
     s.press()
     s.run(2000)
-    assert s.link.uncertain
+    assert s.app.ledger.uncertain
     for _ in range(170):  # enough denied presses to rotate the log past the GRANTED record
         s.press()
     assert 1 not in [r.a for r in s.log_records(ev.GRANTED)]
     s.reboot()
-    assert 1 in s.link.uncertain and s.app.next_request_id == 2
+    assert 1 in s.app.ledger.uncertain and s.app.ledger.next_id == 2
     s.pair.down = False
     s.run(8000)
     s.press()
@@ -135,8 +136,8 @@ def test_refusal_by_the_pump_for_lockout_says_when():
     s = ready()
     s.press()
     s.run(60_000)
-    s.app._delivered.clear()  # the handheld lost track (a fault): only the pump knows
-    s.link.history.clear()
+    s.app.ledger.delivered.clear()  # the handheld lost track (a fault): only the pump knows
+    s.app.ledger.pump.clear()
     s.press()
     refused = [r for r in s.log_records(ev.PUMP_REFUSED)]
     assert refused and m.PUMP_REASONS[refused[0].b] in ("lockout", "busy")

@@ -307,7 +307,7 @@ def test_ids_survive_reboot_and_are_never_reused():
     s = ready(lockout_s=60, duration_s=30)
     s.press()
     s.reboot()
-    assert s.app.next_request_id == 2  # from the log alone, before the pump is asked
+    assert s.app.ledger.next_id == 2  # from the log alone, before the pump is asked
     s.run(61_000)
     s.press()
     assert sorted(s.delivered()) == [1, 2]
@@ -338,11 +338,11 @@ def test_an_uncertain_request_last_asked_about_over_half_a_tick_period_ago_is_as
     s.port.silent = True
     s.press()
     s.run(1500)
-    assert s.link.uncertain
+    assert s.app.ledger.uncertain
     s.link._last_settle = s.clock.ticks_add(s.clock.ticks_ms(), -int(6.5 * 86400 * 1000))
     s.port.silent = False
     s.run(10_000)
-    assert s.link.uncertain == {}
+    assert s.app.ledger.uncertain == set()
     assert [(r.a, r.b) for r in kinds(s, ev.SETTLED)] == [(1, 1)]
 
 

@@ -185,6 +185,7 @@ def test_size_table_matches_the_examples():
 
 
 def test_the_constants_a_peer_relies_on_match_the_code():
+    from firmware import ledger
     from firmware import link as lk
     from tools.pump_emulator import pump
 
@@ -206,4 +207,4 @@ def test_the_constants_a_peer_relies_on_match_the_code():
         "REQUEST_ID_MAX": m.REQUEST_ID_MAX,
         "PUMP_TIME_MAX": m.PUMP_TIME_MAX,
     }
-    assert lk._PUMP_STALE_S == pump.STALE_S and lk._PUMP_TIME_MAX == m.PUMP_TIME_MAX
+    assert ledger._PUMP_STALE_S == pump.STALE_S and lk._PUMP_TIME_MAX == m.PUMP_TIME_MAX

@@ -224,7 +224,7 @@ def test_lost_replies_become_uncertain_then_settle_as_delivered():
     assert len(frames_in) == 4
     b.port.silent = False
     b.run(4000)
-    ((_, rid, delivered, start_s, _amount, _partial),) = b.kinds("settled")
+    ((_, rid, delivered, start_s, _amount, _partial, _dose),) = b.kinds("settled")
     assert (rid, delivered, start_s) == (7, True, b.pump.boluses[7]["start_s"])
 
 
@@ -240,7 +240,7 @@ def test_request_lost_on_the_way_settles_as_not_delivered_and_stays_closed():
     b.port.drop = 0.0
     b.run(4000)
     # RECORD says found=0, but the frame could still arrive and be applied: not final yet
-    assert b.kinds("settled") == [] and 8 in b.link.uncertain
+    assert b.kinds("settled") == [] and 8 in b.link.ledger.uncertain
     assert b.pump.boluses == {}  # asking changed nothing on the pump
     b.run(30000)
     assert [e[1:3] for e in b.kinds("settled")] == [(8, False)]

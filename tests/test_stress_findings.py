@@ -45,7 +45,7 @@ def test_handheld_memory_stays_bounded_over_a_long_uptime():
         w.jump(6 * 3600 * 1000 + 60000)
     assert len(w.checker.starts) == 25
     app, link = w.sys.app, w.sys.link
-    kept = len(app._delivered) + len(app._doses) + len(link.history)
+    kept = len(app.ledger.delivered) + len(app.ledger.open) + len(link.ledger.pump)
     bound = 3 * (w.rx.max_per_24h + 2)  # what the rolling 24 h window (+ lockout) can need
     assert kept <= bound, "%d entries kept for %d boluses" % (kept, len(w.checker.starts))
 

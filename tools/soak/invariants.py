@@ -224,5 +224,6 @@ class Checker:
             if rid not in self.closed:
                 self.violation(V_OPEN, "request %d" % rid)
                 self.closed[rid] = ("reported",)  # report each once
-        if link.uncertain or app._requested or app._in_flight is not None:
-            self.violation(V_UNCERTAIN_LEFT, "uncertain %r requested %r" % (sorted(link.uncertain), sorted(app._requested)))
+        ledger = app.ledger
+        if ledger.open or ledger.unsettled():
+            self.violation(V_UNCERTAIN_LEFT, "uncertain %r open %r" % (sorted(ledger.uncertain), sorted(ledger.open)))

@@ -52,35 +52,16 @@ class CampaignResult:
 
 
 class Recorder:
-    """Wraps a MemStorage's mutating calls; `ops` lists (op, name, bytes or length)."""
+    """Records a MemStorage's mutating calls through its `on_write` seam; `ops` lists
+    (op, name, bytes or length), each as it began (a power cut may have torn the last)."""
 
     def __init__(self, storage):
         self.storage = storage
         self.ops = []
-        self._append = storage.append
-        self._replace = storage.replace
-        self._truncate = storage.truncate
-        self._remove = storage.remove
-        storage.append = self.append
-        storage.replace = self.replace
-        storage.truncate = self.truncate
-        storage.remove = self.remove
+        storage.on_write = self.record
 
-    def append(self, name, data):
-        self.ops.append(("append", name, bytes(data)))
-        self._append(name, data)
-
-    def replace(self, name, data):
-        self.ops.append(("replace", name, bytes(data)))
-        self._replace(name, data)
-
-    def truncate(self, name, length):
-        self.ops.append(("truncate", name, length))
-        self._truncate(name, length)
-
-    def remove(self, name):
-        self.ops.append(("remove", name, None))
-        self._remove(name)
+    def record(self, op, name, arg):
+        self.ops.append((op, name, bytes(arg) if op in ("append", "replace") else arg))
 
 
 # Session actions: the soak's mix without power cuts (the campaign makes those) and with
@@ -226,12 +207,12 @@ def check_image(res, files, committed, capacity, torn_expected, rx, check_app=Tr
     if history is not None:  # everything ever committed, not only what the ring still holds
         granted |= history[0]
         closed |= history[1]
-    if granted and app.next_request_id <= max(granted):
+    if granted and app.ledger.next_id <= max(granted):
         res.app_problems += 1
-        res.problem("cut: next request id %d reuses a granted id (max %d)" % (app.next_request_id, max(granted)))
+        res.problem("cut: next request id %d reuses a granted id (max %d)" % (app.ledger.next_id, max(granted)))
     for rid in granted - closed:
         res.recovered_uncertain += 1
-        if rid not in link.uncertain:
+        if rid not in app.ledger.uncertain:
             res.app_problems += 1
             res.problem("cut: request %d was open but is not uncertain after the boot" % rid)
 
