@@ -144,12 +144,14 @@ class MemStorage:
     """In-memory flash. `cut_after(n)` makes power fail after n more bytes have been written:
     the write in progress keeps its first bytes and raises PowerLoss. `replace` is atomic,
     as on a file system that renames (it writes nothing before the cut point). Reads never
-    fail (wrap it in `Faulty` to make them). `on_append(name, data)`, when given, is called
-    after each append that completed (committed), not after one a power cut tore: the
-    observer seam of tools that watch what the firmware commits."""
+    fail (wrap it in `Faulty` to make them). Observer seams for tools that watch the
+    firmware's writes: `on_write(op, name, data or length)`, when given, is called as each
+    append, replace, truncate or remove begins (a power cut may then tear it);
+    `on_append(name, data)` after each append that completed (committed), not after a torn one."""
 
-    def __init__(self, on_append=None):
+    def __init__(self, on_append=None, on_write=None):
         self.on_append = on_append
+        self.on_write = on_write
         self.files = {}
         self.budget = -1  # bytes that may still be written; -1 means no cut scheduled
         self.bytes_written = 0
@@ -174,6 +176,8 @@ class MemStorage:
         return None if data is None else bytes(data)
 
     def append(self, name, data):
+        if self.on_write is not None:
+            self.on_write("append", name, data)
         self.writes += 1
         n = self._spend(len(data))
         buf = self.files.setdefault(name, bytearray())
@@ -185,6 +189,8 @@ class MemStorage:
             self.on_append(name, data)
 
     def replace(self, name, data):
+        if self.on_write is not None:
+            self.on_write("replace", name, data)
         self.writes += 1
         n = self._spend(len(data))
         if n < len(data):
@@ -197,10 +203,14 @@ class MemStorage:
         return 0 if data is None else len(data)
 
     def truncate(self, name, length):
+        if self.on_write is not None:
+            self.on_write("truncate", name, length)
         if name in self.files:
             self.files[name] = self.files[name][:length]
 
     def remove(self, name):
+        if self.on_write is not None:
+            self.on_write("remove", name, None)
         self.files.pop(name, None)
 
 
