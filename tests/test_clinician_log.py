@@ -63,12 +63,12 @@ EXPECTED_DAYS = [
     "  Tue 13 Jan 1970: presses 8, given 4 (2000 ug), presses per dose 2.0, refused 4 (within the lockout interval 4); no reply 0, settled 0 given / 0 not",
     "  Wed 14 Jan 1970: presses 8, given 4 (2000 ug), presses per dose 2.0, refused 4 (within the lockout interval 4); no reply 0, settled 0 given / 0 not",
     "  Thu 15 Jan 1970: presses 11, given 5 (2500 ug), presses per dose 2.2, refused 6 (within the lockout interval 4; 24-hour maximum reached 1; "
-    "refused by the pump: lockout (pump's own check) 1); no reply 1, settled 1 given / 0 not",
+    "refused by the pump: within the lockout interval 1); no reply 1, settled 1 given / 0 not",
     "  time unknown: presses 1, given 0 (0 ug), presses per dose -, refused 1 (handheld not yet synchronised with the pump 1); no reply 0, settled 0 given / 0 not",
 ]
 EXPECTED_TOTAL = (
     "Total: presses 28, given 13 (6500 ug), presses per dose 2.2, refused 15 (within the lockout interval 12; 24-hour maximum reached 1; "
-    "handheld not yet synchronised with the pump 1; refused by the pump: lockout (pump's own check) 1); no reply 1, settled 1 given / 0 not."
+    "handheld not yet synchronised with the pump 1; refused by the pump: within the lockout interval 1); no reply 1, settled 1 given / 0 not."
 )
 
 

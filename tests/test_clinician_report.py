@@ -150,7 +150,7 @@ def test_prescription_matched_by_version(summary, tmp_path):
 def test_words_not_codes():
     assert words.reason_words("max_24h") == "24-hour maximum reached"
     assert words.reason_words("no_link") == "no link to the pump"
-    assert words.reason_words("pump:lockout") == "refused by the pump: lockout (pump's own check)"
+    assert words.reason_words("pump:lockout") == "refused by the pump: within the lockout interval"
     assert words.patient_read("lockout") == "Not given: too soon"  # the handheld's own screen text
     assert words.alarm_words("battery_eri") == "pump battery at replacement time (ERI)"
     assert words.stamp(D0 + 8 * H) == "Fri 04 Oct 2024 08:00"

@@ -18,7 +18,7 @@ MAX_IN_CELL = 8  # alarms named in one day's cell
 
 CSS = """body{font-family:system-ui,sans-serif;margin:1.5em 2em;max-width:78em;color:#111}
 h1{margin:.2em 0}h2{border-bottom:2px solid #333;padding-bottom:.15em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.4em 0}td.r{min-width:15em}td,th{border:1px solid #bbb;padding:.25em .55em;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.4em 0;font-size:.95em}td.r{min-width:12.5em}td.a{min-width:12em}td,th{border:1px solid #bbb;padding:.2em .45em;text-align:left;vertical-align:top}
 th{background:#eee}td.d{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}tr.total td{font-weight:bold;background:#f4f4f4}
 .warn{background:#fde0c5}.bad{color:#a00;font-weight:bold}.ok{color:#05602f}.note{color:#444;font-size:.92em}
 dl.head{display:grid;grid-template-columns:12em auto;gap:.2em 1em}dl.head dt{font-weight:bold}dl.head dd{margin:0}
@@ -35,11 +35,12 @@ def ratio_text(d):
     return "%.1f" % r if r is not None else ("&ndash;" if not d.presses else "none given")
 
 
-def refused_text(d):
+def refused_text(d, sep="<br>"):
     if not d.refused:
         return "0"
     parts = sorted(d.refused.items(), key=lambda kv: (-kv[1], kv[0]))
-    return "<b>%d</b><br>%s" % (d.refused_total(), "<br>".join("%d &times; %s" % (n, e(words.reason_words(k))) for k, n in parts))
+    return "<b>%d</b>%s%s" % (d.refused_total(), sep if sep == "<br>" else ": ", sep.join(
+        "%d &times; %s" % (n, e(words.reason_words(k))) for k, n in parts))
 
 
 def alarm_line(a, last_t):
@@ -108,9 +109,9 @@ def clock_text(s):
 
 
 def _glance(s, total):
-    items = ["%d presses, %d doses given (%d &micro;g), %s presses per dose given" % (
+    items = ["%d presses, %d doses given (%d &micro;g); demand-to-delivery ratio %s (presses per dose given)" % (
         total.presses, total.given, total.ug, ratio_text(total))]
-    items.append("refused %s" % refused_text(total))
+    items.append("refused %s" % refused_text(total, "; "))
     high = [d for d in s.ordered() if d.key is not None and d.ratio() is not None and d.ratio() >= 2]
     if high:
         items.append("<span class='bad'>2 or more presses per dose on %s</span> (unmet demand: review the analgesia)" % ", ".join(
@@ -130,7 +131,7 @@ def _glance(s, total):
 
 def _days_table(s, listed, total):
     head = ("<table><tr><th>date (pump clock)</th><th>presses</th><th>doses given</th><th>&micro;g given</th>"
-            "<th>presses per dose given</th><th>refused, by reason</th><th>no reply (uncertain)</th>"
+            "<th>demand-to-delivery ratio (presses per dose)</th><th>refused, by reason</th><th>no reply (uncertain)</th>"
             "<th>settled: given / not</th><th>alarms raised (duration)</th><th>faults</th></tr>")
     rows = []
     for d in listed:
@@ -141,7 +142,7 @@ def _days_table(s, listed, total):
         rows.append("<tr%s><td class='d'>%s</td>%s%s%s%s%s%s%s%s%s</tr>" % (
             warn, e(words.date_label(d.key)) if d.key is not None else "time unknown",
             _td(d.presses), _td(d.given), _td(d.ug), _td(ratio_text(d)), _td(refused_text(d), "r"),
-            _td(d.uncertain), _td("%d / %d" % (d.settled_given, d.settled_not)), _td(alarms, ""), _td(d.faults)))
+            _td(d.uncertain), _td("%d / %d" % (d.settled_given, d.settled_not)), _td(alarms, "a"), _td(d.faults)))
     rows.append("<tr class='total'><td>period</td>%s%s%s%s%s%s%s%s%s</tr>" % (
         _td(total.presses), _td(total.given), _td(total.ug), _td(ratio_text(total)), _td(refused_text(total), "r"),
         _td(total.uncertain), _td("%d / %d" % (total.settled_given, total.settled_not)), _td("%d raised" % len(s.alarms), ""), _td(len(s.faults))))
@@ -198,6 +199,8 @@ def _integrity(verified):
 
 def _legend(used, lockout_drawn, alarms):
     items = ["<span>%s %s</span>" % (svg.legend_swatch(k), e(svg.MARKERS[k][0])) for k in svg.MARKERS if k in used]
+    if "fault" in used:
+        items.append("<span><svg width='10' height='14'>%s</svg> fault (link lost, clock set, ...)</span>" % report_timeline.fault_mark(5, 1))
     if lockout_drawn:
         items.append("<span><svg width='26' height='14'><rect width='26' height='14' fill='%s' fill-opacity='0.22'/></svg> lockout window (prescription)</span>" % svg.ORANGE)
     if alarms:

@@ -84,6 +84,7 @@ def timeline(s, plist, days):
     used = set()
     shown_lockout = _lockouts(s, plist, lanes, back)
     _alarms(s, lanes, back)
+    faulted = _faults(s, lanes, fore)
     rows = {}
     if days:
         first, last = days[0].key * DAY_S, (days[-1].key + 1) * DAY_S
@@ -110,7 +111,28 @@ def timeline(s, plist, days):
             if extra:
                 fore.append(svg._text(x + R + 2, y + 4, "+%d" % extra, 10, colour="#000", weight="bold"))
     body = back + fore
+    if faulted:
+        used.add("fault")
     return svg._svg(w, h, body, "Timeline of presses, doses, refusals, lockout windows and alarms"), used, shown_lockout
+
+
+def fault_mark(x, y, title=""):
+    """A fault: a small black bar hanging from the top of its lane."""
+    tip = "<title>%s</title>" % escape(title) if title else ""
+    return "<rect x='%.1f' y='%d' width='3' height='12' fill='#000'>%s</rect>" % (x - 1.5, y, tip)
+
+
+def _faults(s, lanes, out):
+    """A mark at the top of the lane for each fault with a known time (link lost, clock set...)."""
+    n = 0
+    for t, code, b, c in s.faults:
+        if t < 0 or t // DAY_S not in lanes:
+            continue
+        detail = words.fault_detail(code, b, c)
+        title = "%s: %s%s" % (words.stamp(t, seconds=True), words.fault_words(code), (" (%s)" % detail) if detail else "")
+        out.append(fault_mark(_x(t % DAY_S), TOP + lanes[t // DAY_S] * LANE_H + 1, title))
+        n += 1
+    return n
 
 
 def _lockouts(s, plist, lanes, out):

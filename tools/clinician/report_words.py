@@ -78,11 +78,11 @@ _REASONS = {
     policy.IDS_USED_UP: "request numbers used up (call the clinic)",
 }
 _PUMP_REASONS = {
-    "lockout": "lockout (pump's own check)",
-    "max_24h": "24-hour maximum (pump's own check)",
-    "alarm": "pump alarm (pump's own check)",
-    "reservoir": "reservoir too low (pump's own check)",
-    "amount_cap": "amount limit (pump's own check)",
+    "lockout": "within the lockout interval",
+    "max_24h": "24-hour maximum reached",
+    "alarm": "pump alarm active",
+    "reservoir": "reservoir too low",
+    "amount_cap": "amount limit over the window reached",
     "no_prescription": "pump holds no prescription",
     "dose_mismatch": "dose differs from the pump's prescription",
     "busy": "pump busy with a dose",
