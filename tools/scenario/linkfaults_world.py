@@ -3,13 +3,21 @@ duplication of whole frames, drawn from the world's fault generator; counted in
 `link_faults` and, with --trace, reported as `link_fault` events.
 
 A mixin of `tools.scenario.world.World` (it uses `self.fault_rng`, `self.trace` and
-`self.emit`); all of the scenario world's link-fault model is here, in one place.
+`self.emit`). The model is `hal.linkfaults` (shared with the fakes and the pump emulator's
+port), applied here to each whole frame; `link_down`, `loss`, `corrupt` and `duplicate` are
+its settings.
 """
 
 from typing import Callable
 
-from hal.fakes import Rng
+from hal.linkfaults import CORRUPT, DOWN, DUPLICATE, LOSS, Rng
+from hal.linkfaults import LinkFaults as FaultModel
 from tools.scenario.common import split_frames
+
+
+def _setting(name):
+    """A world attribute that is the fault model's `name`."""
+    return property(lambda self: getattr(self.faults, name), lambda self, value: setattr(self.faults, name, value))
 
 
 class LinkFaults:
@@ -18,42 +26,29 @@ class LinkFaults:
     trace: bool
     fault_rng: "Rng"
 
+    link_down = _setting("down")
+    loss = _setting("loss")
+    corrupt = _setting("corrupt")
+    duplicate = _setting("duplicate")
+
     def _init_link_faults(self):
-        self.link_down = False
-        self.loss = self.corrupt = self.duplicate = 0.0
-        self.link_faults = {"down": 0, "loss": 0, "corrupt": 0, "duplicate": 0}
+        # No delay in a scenario: `link_faults` counts the four kinds a scenario can set.
+        self.faults = FaultModel(rng=self.fault_rng, kinds=(DOWN, LOSS, CORRUPT, DUPLICATE), on_fault=self._trace_fault)
+        self.link_faults = self.faults.counts
 
     def _faulty(self, data, direction):
         """Apply the link's faults to whole frames; returns (bytes that get through, clean)."""
-        if not (self.link_down or self.loss or self.corrupt or self.duplicate):
+        faults = self.faults
+        if faults.quiet():
             return data, True
-        frames = split_frames(data)
         out = bytearray()
         clean = True
-        rng = self.fault_rng
-        for fr in frames:
-            if self.link_down:
-                self.link_faults["down"] += 1
-                self._trace_fault("down", direction)
+        for fr in split_frames(data):
+            got, copies = faults.frame(fr, direction)
+            if copies == 0 or got is not fr:  # lost or corrupted (a duplicate is clean)
                 clean = False
-                continue
-            if rng.chance(self.loss):
-                self.link_faults["loss"] += 1
-                self._trace_fault("loss", direction)
-                clean = False
-                continue
-            if rng.chance(self.corrupt):
-                self.link_faults["corrupt"] += 1
-                self._trace_fault("corrupt", direction)
-                clean = False
-                fr = bytearray(fr)
-                fr[rng.below(len(fr))] ^= 1 << rng.below(8)
-                fr = bytes(fr)
-            out.extend(fr)
-            if rng.chance(self.duplicate):
-                self.link_faults["duplicate"] += 1
-                self._trace_fault("duplicate", direction)
-                out.extend(fr)
+            for _ in range(copies):
+                out.extend(got)
         return bytes(out), clean
 
     def _trace_fault(self, fault, direction):
