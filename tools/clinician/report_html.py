@@ -203,9 +203,10 @@ def _legend(used, lockout_drawn, alarms):
         items.append("<span><svg width='10' height='14'>%s</svg> fault (link lost, clock set, ...)</span>" % report_timeline.fault_mark(5, 1))
     if lockout_drawn:
         items.append("<span><svg width='26' height='14'><rect width='26' height='14' fill='%s' fill-opacity='0.22'/></svg> lockout window (prescription)</span>" % svg.ORANGE)
-    if alarms:
-        items.append("<span><svg width='26' height='10'><rect width='26' height='9' fill='%s' stroke='#333'/></svg> high-priority alarm</span>" % svg.PURPLE)
-        items.append("<span><svg width='26' height='10'><rect width='26' height='9' fill='%s' stroke='#333'/></svg> medium-priority alarm</span>" % svg.YELLOW)
+    priorities = set(words.alarm_priority(a.name) for a in alarms)
+    for level, colour in (("high", svg.PURPLE), ("medium", svg.YELLOW)):
+        if level in priorities:
+            items.append("<span><svg width='26' height='10'><rect width='26' height='9' fill='%s' stroke='#333'/></svg> %s-priority alarm</span>" % (colour, level))
     return "<p class='legend'>%s</p>" % "".join(items)
 
 

@@ -93,8 +93,9 @@ def _svg(w, h, body, label):
 def daily_bars(days):
     """Grouped bars per day: presses (demands) and doses given; integer y axis."""
     n = max(1, len(days))
-    left, top, bottom, slot = 44, 16, 46, max(28, min(120, 1000 // n))
-    w, h = left + slot * n + 20, 230
+    slot = max(28, min(120, 1000 // n))
+    left, top, bottom = (44 if slot >= 70 else 84), 16, 66
+    w, h = left + slot * n + 20, 250
     ph = h - top - bottom
     peak = max([d.presses for d in days] + [d.given for d in days] + [1])
     step = int_step(peak)
@@ -105,6 +106,7 @@ def daily_bars(days):
         body.append("<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/>" % (left, w - 10, y, y))
         body.append(_text(left - 6, y + 4, v, 11, "end"))
     bw = slot * 0.36
+    labels = words.short_labels([d.key for d in days])
     for i, d in enumerate(days):
         x0 = left + i * slot + slot * 0.12
         for j, (v, colour, what) in enumerate(((d.presses, GREY, "presses"), (d.given, GREEN, "doses given"))):
@@ -113,8 +115,12 @@ def daily_bars(days):
             body.append("<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>%s: %d %s</title></rect>" % (
                 x, top + ph - bh, bw, bh, colour, escape(words.date_label(d.key)), v, what))
             body.append(_text(x + bw / 2, top + ph - bh - 3, v, 10, "middle"))
-        label = words.date_label(d.key)[:10] if n <= 16 else words.iso_date(d.key)[5:]
-        body.append(_text(left + i * slot + slot / 2.0, h - bottom + 16, label, 11, "middle"))
+        x = left + i * slot + slot / 2.0
+        if slot >= 70:
+            body.append(_text(x, h - bottom + 16, labels[i], 11, "middle"))
+        else:  # too narrow for the label: slanted
+            body.append("<text x='%.1f' y='%d' font-size='10' text-anchor='end' transform='rotate(-40 %.1f %d)'>%s</text>" % (
+                x, h - bottom + 12, x, h - bottom + 12, escape(labels[i])))
     body.append("<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='#444'/>" % (left, w - 10, top + ph, top + ph))
     body.append(_text(4, 12, "count", 11))
     return _svg(w, h, body, "Presses and doses given per day")
@@ -133,7 +139,7 @@ def heatmap(days, total):
     """Two grids side by side (demands, doses given): rows are days and the whole period,
     columns the 24 hours of the pump's clock; each cell shows its count."""
     cell, rowh, left, top = 21, 20, 96, 34
-    rows = [(words.date_label(d.key)[:10], d) for d in days] + [("whole period", total)]
+    rows = list(zip(words.short_labels([d.key for d in days]), days)) + [("whole period", total)]
     gap = 30
     pw = cell * 24
     w, h = left + 2 * pw + gap + 10, top + rowh * len(rows) + 30

@@ -65,11 +65,12 @@ def timeline(s, plist, days):
     w, h = LEFT + PLOT_W + 20, TOP + LANE_H * max(1, len(days)) + 24
     body = []
     back, fore = [], []
+    labels = words.short_labels([d.key for d in days])
     for i, d in enumerate(days):
         y0 = TOP + i * LANE_H
         if i % 2:
             back.append("<rect x='%d' y='%d' width='%d' height='%d' fill='#f6f6f6'/>" % (LEFT, y0, PLOT_W, LANE_H))
-        back.append(svg._text(LEFT - 8, y0 + DOSE_Y + 4, words.date_label(d.key)[:10], 12, "end", weight="bold"))
+        back.append(svg._text(LEFT - 8, y0 + DOSE_Y + 4, labels[i], 12, "end", weight="bold"))
         back.append(svg._text(LEFT - 8, y0 + DOSE_Y + 18, "doses", 10, "end", "#555"))
         back.append(svg._text(LEFT - 8, y0 + REFUSED_Y + 4, "refused", 10, "end", "#555"))
         back.append("<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='#e6e6e6' stroke-dasharray='3 3'/>" % (

@@ -48,6 +48,15 @@ def iso_date(day) -> str:
     return (EPOCH + datetime.timedelta(days=day)).strftime("%Y-%m-%d")
 
 
+def short_labels(days):
+    """Chart labels for day numbers: 'Tue 13 Jan' when they all fall in one year, else the
+    ISO date (a log can span years)."""
+    years = set(iso_date(d)[:4] for d in days)
+    if len(years) <= 1:
+        return [date_label(d)[:10] for d in days]
+    return [iso_date(d) for d in days]
+
+
 def duration(seconds) -> str:
     """'45 s', '25 min', '3 h 05 min', '2 d 4 h'."""
     s = int(seconds)
