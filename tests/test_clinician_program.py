@@ -344,3 +344,20 @@ def test_bad_key_file(site):
     assert r.code == 2 and "does not hold a 32-byte key" in r.stderr
     r = Run(["program", "--key", str(site["tmp"] / "nope.key"), "--board-dir", site["board"], "--yes"] + rx_args())
     assert r.code == 2 and r.stderr.startswith("Cannot read the key file")
+
+
+@pytest.mark.parametrize("name", ["key.bin", "rx.bin", "events.0"])
+def test_a_file_past_its_firmware_cap_is_refused_unread(site, name):
+    # A handheld file larger than the firmware ever writes (damage, or planted) is refused in
+    # one sentence, and nothing is written: not read whole into the host's memory.
+    big = site["data"] / name
+    big.write_bytes(b"\xff" * (8 << 20))
+    if name == "events.0":
+        r = Run(["pull-log", "--board-dir", site["board"], "--out", str(site["tmp"] / "log.bin")])
+        assert not (site["tmp"] / "log.bin").exists()
+    else:
+        r = program(site)
+        assert not os.path.exists(site["pump"])
+    assert r.code == 1 and len(r.err) == 1, r.stderr
+    assert "has a damaged %s: %d bytes, where at most %d can be valid" % (name, 8 << 20, targets.CAPS[name]) in r.stderr
+    assert big.stat().st_size == 8 << 20

@@ -150,6 +150,18 @@ def test_port_that_is_not_a_handheld(vboard):
     )
 
 
+def test_a_damaged_segment_on_the_device_is_read_only_to_its_cap(vboard):
+    # 1 MB in events.0 would not fit the board's 192 KB heap if read whole: the device script
+    # reads at most 4097 bytes of it, and the tool refuses it in one sentence.
+    vboard["data"].mkdir(exist_ok=True)
+    (vboard["data"] / "events.0").write_bytes(b"\xff" * (1 << 20))
+    out = vboard["tmp"] / "log.bin"
+    r = Run(["pull-log", "--port", vboard["port"], "--out", str(out)])
+    assert r.code == 1 and len(r.err) == 1, r.stderr
+    assert r.stderr.startswith("The handheld on %s has a damaged events.0: more than 4096 bytes" % vboard["port"]), r.stderr
+    assert not out.exists()
+
+
 def test_missing_port():
     r = Run(["pull-log", "--port", "/dev/ttyNOPE0", "--out", "/tmp/never.bin"])
     assert r.code == 4 and r.stderr == "There is no device at /dev/ttyNOPE0 (is the handheld plugged in?)."

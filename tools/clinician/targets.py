@@ -14,8 +14,10 @@ import sys
 import tempfile
 
 from firmware import rxstore
+from hal.contract import Oversized
 from hal.storage import FileStorage
-from tools.clinician.errors import EXIT_NO_DEVICE, ClinicianError
+from tools import cli_args
+from tools.clinician.errors import EXIT_FAILED, EXIT_NO_DEVICE, ClinicianError
 from tools.security import rx_sign
 
 RX = rxstore.RX_FILE
@@ -24,6 +26,20 @@ DEVICE_DIR = "data"  # every board's STORAGE_ROOT: "/data" on boards, "data" in 
 _MARK = "@@CLIN "
 MPREMOTE_ENV = "CLINICIAN_MPREMOTE"  # override the mpremote command (tests, other installs)
 MPREMOTE_TIMEOUT_S = 30
+# The most each handheld file can hold, as the firmware reads it (firmware/main.py,
+# rxstore.MAX_BLOB, EventLog's 4096-byte segments). No file is read past its cap, on the host or
+# on the device: a damaged or planted file of megabytes costs neither memory nor serial time.
+CAPS = {KEY: rxstore.KEY_LEN, RX: rxstore.MAX_BLOB, "rx.new": rxstore.MAX_BLOB, "events.0": 4096, "events.1": 4096}
+
+
+def oversized(where, name, size, limit):
+    """The error for a handheld file longer than the firmware ever writes (`size` None: only
+    known to be longer)."""
+    return ClinicianError(
+        "The %s has a damaged %s: %s bytes, where at most %d can be valid (restart the handheld, "
+        "which refuses or cuts it, then try again)." % (where, name, size if size is not None else "more than %d" % limit, limit),
+        EXIT_FAILED,
+    )
 
 
 def write_atomic(path, data):
@@ -62,7 +78,7 @@ def write_file(path, data):
 def device_check(storage, blob):
     """What a device holding `storage` would answer if offered `blob` (None = it would accept);
     exactly the check `RxStore.install` makes, without writing."""
-    store = rxstore.RxStore(storage, storage.read(KEY))
+    store = rxstore.RxStore(storage, storage.read(KEY, CAPS[KEY]))
     current, _ = store.load()
     try:
         rxstore.verify(blob, store.key, current.version if current is not None else 0)
@@ -94,18 +110,27 @@ class BoardDir:
         return "board folder %s" % self.root
 
     def read(self, names):
-        return {name: self.storage.read(name) for name in names}
+        out = {}
+        for name in names:
+            try:
+                out[name] = self.storage.read(name, CAPS[name])
+            except Oversized as e:
+                raise oversized(self.where(), name, e.size, e.limit)
+        return out
 
     def has_key(self):
         return True
 
     def precheck(self, blob):
-        return device_check(self.storage, blob)
+        try:
+            return device_check(self.storage, blob)
+        except Oversized as e:
+            raise oversized(self.where(), e.name, e.size, e.limit)
 
     def install(self, blob):
         """The device's own RxStore.install: it re-checks, then replaces rx.bin atomically.
         Not logged: the board's firmware may be running and owns its event log."""
-        ok, reason = rxstore.RxStore(self.storage, self.storage.read(KEY)).install(blob)
+        ok, reason = rxstore.RxStore(self.storage, self.read([KEY])[KEY]).install(blob)
         if not ok:
             return reason
         return None
@@ -165,17 +190,19 @@ class SerialBoard:
         return (
             "import binascii\n"
             "R = %r\n"
+            "CAPS = %r\n"
             "def rd(n):\n"
             "    try:\n"
             "        f = open(R + '/' + n, 'rb')\n"
             "    except OSError:\n"
             "        return None\n"
-            "    d = f.read()\n"
+            "    d = f.read(CAPS[n] + 1)\n"
             "    f.close()\n"
-            "    return d\n" % self.device_dir
+            "    return d\n" % (self.device_dir, CAPS)
         ) + body
 
     def read(self, names):
+        # A file past its cap comes back as its first cap + 1 bytes: refused below.
         body = "for n in %r:\n" "    d = rd(n)\n" "    print(%r + n, '-' if d is None else binascii.hexlify(d).decode())\n" % (
             list(names),
             _MARK,
@@ -188,6 +215,9 @@ class SerialBoard:
         missing = [n for n in names if n not in out]
         if missing:
             raise ClinicianError("The handheld on %s did not send %s." % (self.port, missing[0]), EXIT_NO_DEVICE)
+        for n in names:
+            if out[n] is not None and len(out[n]) > CAPS[n]:
+                raise oversized(self.where(), n, None, CAPS[n])
         return out
 
     def precheck(self, blob):
@@ -199,7 +229,7 @@ class SerialBoard:
             "    print(%r + 'check nofirmware')\n"
             "else:\n"
             "    st = FileStorage(R)\n"
-            "    s = rxstore.RxStore(st, st.read('key.bin'))\n"
+            "    s = rxstore.RxStore(st, rd('key.bin'))\n"
             "    cur, why = s.load()\n"
             "    try:\n"
             "        rxstore.verify(binascii.unhexlify(%r), s.key, cur.version if cur else 0)\n"
@@ -234,10 +264,10 @@ class SerialBoard:
             "    print(%r + 'install nofirmware')\n"
             "else:\n"
             "    st = FileStorage(R)\n"
-            "    blob = st.read('rx.new')\n"
+            "    blob = rd('rx.new')\n"
             "    log = eventlog.EventLog(st)\n"
             "    log.open()\n"
-            "    ok, why = rxstore.RxStore(st, st.read('key.bin')).install(blob, log)\n"
+            "    ok, why = rxstore.RxStore(st, rd('key.bin')).install(blob, log)\n"
             "    st.remove('rx.new')\n"
             "    print(%r + 'install ' + ('ok' if ok else why))\n"
         ) % (_MARK, _MARK)
@@ -293,11 +323,17 @@ class PumpFile:
         out: dict = {name: None for name in names}
         try:
             with open(self.path, "rb") as f:
-                out[RX] = f.read()
+                out[RX] = f.read(cli_args.MAX_TEXT_BYTES + 1)  # as the pump emulator reads it
         except FileNotFoundError:
             pass
         except OSError as e:
             raise ClinicianError("Cannot read %s: %s." % (self.path, e.strerror), EXIT_NO_DEVICE)
+        if out[RX] is not None and len(out[RX]) > cli_args.MAX_TEXT_BYTES:
+            raise ClinicianError(
+                "The pump's prescription file %s is larger than %d bytes: it is not a prescription."
+                % (self.path, cli_args.MAX_TEXT_BYTES),
+                EXIT_FAILED,
+            )
         return out
 
     def precheck(self, blob):
