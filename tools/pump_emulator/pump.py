@@ -33,22 +33,9 @@ class Pump(Record):
     a bolus of dose_ug is delivered linearly over duration_s.
     """
 
-    def __init__(
-        self,
-        rx=None,
-        pump_id=DEFAULT_PUMP_ID,
-        start_s=DEFAULT_START_S,
-        now_ms=0,
-        reservoir_ul=20000,
-        concentration_ug_per_ml=1000,
-        basal_ug_per_h=0,
-        low_reservoir_ul=2000,
-        record_path=None,
-        on_event=None,
-        verify_bolus=None,
-        stale_s=STALE_S,
-        autosave=True,
-    ):
+    def __init__(self, rx=None, pump_id=DEFAULT_PUMP_ID, start_s=DEFAULT_START_S, now_ms=0, reservoir_ul=20000,
+                 concentration_ug_per_ml=1000, basal_ug_per_h=0, low_reservoir_ul=2000, record_path=None,
+                 on_event=None, verify_bolus=None, stale_s=STALE_S, autosave=True):
         self.rx = rx
         self.pump_id = pump_id
         self.concentration = concentration_ug_per_ml
@@ -249,19 +236,10 @@ class Pump(Record):
         if self.record_path is None:
             raise ValueError("a pump without a record file can only restart() in place")
         self.shutdown()
-        return Pump(
-            rx=self.rx,
-            pump_id=self.pump_id,
-            start_s=self.source_ms // 1000,
-            now_ms=self.now_ms,
-            concentration_ug_per_ml=self.concentration,
-            basal_ug_per_h=self.basal_ug_per_h,
-            low_reservoir_ul=self.low_reservoir_ul,
-            record_path=self.record_path,
-            on_event=on_event,
-            stale_s=self.stale_s,
-            autosave=self.autosave,
-        )
+        return Pump(rx=self.rx, pump_id=self.pump_id, start_s=self.source_ms // 1000, now_ms=self.now_ms,
+                    concentration_ug_per_ml=self.concentration, basal_ug_per_h=self.basal_ug_per_h,
+                    low_reservoir_ul=self.low_reservoir_ul, record_path=self.record_path, on_event=on_event,
+                    stale_s=self.stale_s, autosave=self.autosave)
 
     def restart(self):
         """Power-cycle the pump at the current virtual time: the record is written, volatile
