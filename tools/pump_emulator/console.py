@@ -152,8 +152,7 @@ def execute(line, pump, port):
             said = "delay %d ms" % port.delay_ms
         elif cmd == "clean":
             _args(words, 0, 0, "clean")
-            port.drop = port.corrupt = port.duplicate = 0.0
-            port.delay_ms = 0
+            port.faults.clean()
             port.silent = False
             said = "link faults off"
         elif cmd == "status":
