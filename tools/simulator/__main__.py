@@ -1,17 +1,17 @@
 """`python -m tools.simulator [--interpreter micropython|cpython] [--speed 1|60|600] [--rx FILE]`
 
 A terminal app: the handheld's screen, dose light, buzzer and bolus button (hold it with the
-mouse, or press space for a complete hold, t to toggle it), the pump beside it, and a log of the
-frames and the firmware's log records. Keys: 1/2/3 speed x1/x60/x600, l cut/restore the link,
-n noisy link, r reboot the handheld, a raise the next pump alarm, c clear alarms, f refill,
-v verbose log, q quit.
+mouse, or press space for a complete hold), the pump beside it, and a log of the frames and
+the firmware's log records. `--help` and the `?` key list every key (tools/simulator/keys.py).
 """
 
+import argparse
 import os
 import sys
 
 from tools import cli_args
 from tools.scenario.driver import INTERPRETERS, find_micropython
+from tools.simulator import keys
 from tools.simulator.app import DEFAULT_RX, SPEEDS, SimulatorApp
 
 
@@ -26,10 +26,8 @@ def main(argv=None):
         label="simulator",
         description="The patient's handheld and the pump, simulated in a terminal with the real firmware "
         "(lockstep board) and the pump emulator.",
-        epilog="Keys: space (or b) dose (a complete hold), t toggle the button, mouse: hold the button; "
-        "1/2/3 speed x1/x60/x600 (it starts at --speed, x60); l cut/restore the link; n noisy link; "
-        "r reboot the handheld; a next pump alarm; c clear alarms; f refill; k set the pump's clock an hour "
-        "forward; v verbose log (routine status frames too); q quit.",
+        epilog=keys.help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--interpreter", choices=INTERPRETERS, default="micropython", help="run the firmware on the MicroPython unix port (default) or CPython")
     ap.add_argument("--speed", type=int, choices=SPEEDS, default=60, help="virtual seconds per real second (default 60)")
