@@ -162,4 +162,6 @@ class Gesture:
         h = max(held + 1, (bar + 1) * self.hold_ms // steps)
         while h < self.hold_ms and int(h / self.hold_ms * steps) <= bar:
             h += 1
+        if h >= self.hold_ms:
+            return None  # the full bar comes with HOLD_COMPLETE: `next_deadline` has that
         return self._add(self._raw_since, h)

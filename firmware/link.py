@@ -366,8 +366,10 @@ class LinkClient:
     def next_deadline(self, now, second=False):
         """The ticks at which `poll` must next run with nothing arriving (a byte arriving is an
         input, not a deadline): the reply timeout or resend, the end of the back-off, the next
-        record request for an uncertain dose, the status poll, the moment the link goes stale;
-        `now` when something is queued to send. With `second`, also the next change of the
+        record request for an uncertain dose, the status poll; `now` when something is queued
+        to send. (The link going stale after `_LINK_FRESH_MS` needs no deadline of its own: a
+        status exchange is due every `_STATUS_EVERY_MS`, and one that fails reports the link
+        down within a second.) With `second`, also the next change of the
         whole pump-time second (`now_s`), for a countdown on the screen. Never None: some
         exchange is always due within `_STATUS_EVERY_MS`."""
         clock = self.clock
@@ -392,10 +394,6 @@ class LinkClient:
                 settle = clock.ticks_add(last, _SETTLE_EVERY_MS)
                 if clock.ticks_diff(settle, best) < 0:
                     best = settle
-        if self.up and self._last_ok is not None:
-            stale = clock.ticks_add(self._last_ok, _LINK_FRESH_MS + 1)
-            if clock.ticks_diff(stale, best) < 0:
-                best = stale
         if second and self._time_ok:
             into = self._age_ms + max(0, clock.ticks_diff(now, self._ticks))
             tick = clock.ticks_add(now, 1000 - into % 1000)

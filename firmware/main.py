@@ -188,7 +188,7 @@ class Superloop:
         self.clock = self.hal["clock"]
         self.watchdog = self.hal.get("watchdog")
         waiter = self.hal.get("wait")
-        self._wait = self.clock.sleep_ms if waiter is None else waiter.wait
+        self.wait = self.clock.sleep_ms if waiter is None else waiter.wait  # wait(ms): the loop's sleep
         if waiter is not None:
             waiter.watch(self.hal)
         self._button_wakes = waiter is not None and waiter.wakes_on_button()
@@ -245,7 +245,7 @@ class Superloop:
     def run(self, steps=-1):
         """Loop for `steps` turns (-1: for ever)."""
         while steps != 0:
-            self._wait(self.step())
+            self.wait(self.step())
             steps -= 1
 
     @property

@@ -72,10 +72,10 @@ def latency(t, args):
     dist("hold complete -> frame written to serial", "write", "sent in the same poll when the line is free")
     dist("press-to-wire: hold complete -> last byte at pump", "wire", "timestamped in the pump process (CLOCK_MONOTONIC)")
     t.add("wire time of the %d-byte BOLUS_REQ at 115200 baud" % r["bytes"], _ms(floor), "physical floor: bytes*10/115200 (8N1); a pty adds none", key="wire_floor_us", raw=floor)
-    dist("round trip: hold complete -> pump's accept processed", "rtt", "the ack is read at the firmware's next poll")
+    dist("round trip: hold complete -> pump's accept processed", "rtt", "the ack wakes the firmware's wait (select.poll on the pty) and is handled at once")
     dist("pump emulator: last byte in -> ack written", "pump", "CPython, Pump + PumpPort")
     if r["poll"]:
-        t.add("app.poll() while idle (MicroPython)", "%d us median" % r["poll"][0], "p99 %d us over %d polls" % (r["poll"][1], r["poll"][2]), key="poll_us", raw=r["poll"])
+        t.add("a step while idle: app.poll() + next_deadline (MicroPython)", "%d us median" % r["poll"][0], "p99 %d us over %d steps" % (r["poll"][1], r["poll"][2]), key="poll_us", raw=r["poll"])
 
 
 def heap(t, args):
@@ -122,9 +122,9 @@ def idle(t, args):
     secs = 3.0 if args.quick else 10.0
     t.section("idle CPU: host board firmware in the MicroPython unix port, synced with the pump emulator over a pty")
     r = I.measure(secs)
-    t.add("firmware process, idle", "%.1f %% CPU" % (100 * r["firmware"]), "%.2f CPU s in %.1f s wall (/proc/<pid>/stat utime+stime)" % (r["firmware_cpu_s"], r["seconds"]), key="idle_cpu", raw=r["firmware"])
-    r2 = I.measure(secs, prelude=I.ONE_SLEEP)
-    t.add("same, host clock sleeping in one call", "%.1f %% CPU" % (100 * r2["firmware"]), "time.sleep(0.01) instead of the unix port's time.sleep_ms (0.5 ms slices)", key="idle_cpu_one_sleep", raw=r2["firmware"])
+    t.add("firmware process, idle", "%.2f %% CPU" % (100 * r["firmware"]), "%.2f CPU s in %.1f s wall (/proc/<pid>/stat utime+stime); button file sampled every 50 ms" % (r["firmware_cpu_s"], r["seconds"]), key="idle_cpu", raw=r["firmware"])
+    r2 = I.measure(secs, button="stdin")
+    t.add("same, button on stdin", "%.2f %% CPU" % (100 * r2["firmware"]), "stdin lines wake the loop: it sleeps until the next deadline (status poll, countdown second)", key="idle_cpu_stdin_button", raw=r2["firmware"])
     t.add("pump emulator process, idle", "%.1f %% CPU" % (100 * r["pump"]), "CPython, select() every 20 ms", key="idle_cpu_pump", raw=r["pump"])
 
 

@@ -1,6 +1,10 @@
 """Idle CPU of the firmware: the host board (firmware.main.run("host")) in the MicroPython unix
 port on a pty, with the real pump emulator (python -m tools.pump_emulator --pty) on the other
 end, synced and idle; CPU seconds (utime + stime from /proc/<pid>/stat) over wall seconds.
+The loop is tickless: it sleeps in select.poll until the app's next deadline or a byte from the
+pump. `button="file"` (the default board set-up) reads the button from a file, which cannot wake
+the loop, so the loop samples it every 50 ms while it is up; `button="stdin"` reads "button
+down/up" lines from stdin, which wake the loop, so it sleeps until the deadline.
 """
 
 import os
@@ -34,15 +38,12 @@ def _drain(proc, buf):
     buf.extend(chunk)
 
 
-# The host clock's sleep as one nanosleep: the unix port's time.sleep_ms(10) sleeps in 0.5 ms
-# slices (20 wake-ups per poll); time.sleep(0.01) is a single system call.
-ONE_SLEEP = "import time; from hal import host_clock; host_clock._host_sleep = lambda ms: time.sleep(ms / 1000) if ms > 0 else None; "
 ENTRY = "from firmware import main; main.run('host')"
 
 
-def measure(seconds=10.0, heap="256K", prelude=""):
-    """dict(firmware=cpu/wall, pump=cpu/wall, seconds, synced); `prelude`: code run before the
-    firmware's own entry (ONE_SLEEP shows what the host clock's sleep costs)."""
+def measure(seconds=10.0, heap="256K", button="file"):
+    """dict(firmware=cpu/wall, pump=cpu/wall, seconds, synced, firmware_cpu_s); `button`:
+    "file" or "stdin" (see the module docstring)."""
     if MICROPYTHON is None:
         raise RuntimeError("the MicroPython unix port is not installed")
     if not os.path.exists("/proc/self/stat"):
@@ -73,10 +74,10 @@ def measure(seconds=10.0, heap="256K", prelude=""):
             f.write("0")
         env = mp_env()
         env["VBOARD_UART"] = dev
-        env["VBOARD_BUTTON"] = os.path.join(folder, "button")
+        env["VBOARD_BUTTON"] = "-" if button == "stdin" else os.path.join(folder, "button")
         fw = subprocess.Popen(
-            [MICROPYTHON, "-X", "heapsize=" + heap, "-c", prelude + ENTRY],
-            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [MICROPYTHON, "-X", "heapsize=" + heap, "-c", ENTRY],
+            cwd=folder, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         os.set_blocking(fw.stdout.fileno(), False)
         out = bytearray()

@@ -10,7 +10,7 @@ the pump emulator (CPython, tools/bench/pumpserver.py) on the other end.
           CLOCK_MONOTONIC, which MicroPython's unix port uses for ticks_us);
   rtt     HOLD_COMPLETE -> the firmware processed the pump's BOLUS_ACK (accepted);
   pump    last byte in -> ack written, inside the pump process;
-  poll    cost of one app.poll() while idle.
+  poll    cost of one loop step (app.poll() and App.next_deadline) while idle.
 """
 
 import os

@@ -2,11 +2,14 @@
 pty serial, file storage and console outputs; a button this script presses) timed press by press.
 
 Run by tools/bench/latency.py: `micropython mp_press.py UART PRESSES` in a folder holding
-data/key.bin and data/rx.bin. Its main loop is firmware.main.run's (poll, sleep 10 ms). For
+data/key.bin and data/rx.bin. Its main loop is firmware.main.run's: `Superloop.step()` (a poll,
+then the sleep until the app's next deadline) and `Superloop.wait` (the host board's wait,
+which a byte from the pump ends at once: the reply is handled when it arrives). For
 each press it prints `bench press <rid> <hold_us> <write_us> <accepted_us> <bytes> <queued_us>`
 (time.ticks_us, CLOCK_MONOTONIC on the unix port: hold complete, BOLUS_REQ written, accept
 handled, frame size, end of the poll that logged and sent it), at the end
-`bench poll <median_us> <p99_us> <n>` for the cost of app.poll() while idle.
+`bench poll <median_us> <p99_us> <n>` for the cost of one step (app.poll() and next_deadline)
+while idle.
 """
 
 import sys
@@ -26,6 +29,7 @@ class Board:
     NAME = "bench"
     HOLD_MS = 200  # the latency is timed from HOLD_COMPLETE: the hold length does not matter
     ALLOW_UNSIGNED_RX = False
+    BUTTON_WAKES = True  # this script sets the button itself, just before a step
     HAL = {
         "clock": ("hal.host_clock", "HostClock", {}),
         "button": ("hal.fakes", "ScriptedButton", {}),
@@ -34,6 +38,7 @@ class Board:
         "display": ("hal.host_console", "ConsoleDisplay", {}),
         "serial": None,
         "storage": ("hal.storage", "FileStorage", {"root": "data"}),
+        "wait": ("hal.host_wait", "HostWait", {}),
     }
 
 
@@ -63,23 +68,19 @@ def main():
     uart = sys.argv[1]
     presses = int(sys.argv[2])
     Board.HAL["serial"] = ("hal.host_serial", "HostSerial", {"path": uart, "baud": 115200})
-    app, hal = fw.boot(Board)
+    loop = fw.Superloop(Board, fw.make_hal(Board))
+    app, hal = loop.app, loop.hal
     app.rx = Prescription(*BENCH_RX)
     clock = hal["clock"]
     button = hal["button"]
     link = app.link
     probe = Probe()
 
-    gest = app.gesture
-    update = gest.update
-
-    def timed_update(now, raw):
-        e = update(now, raw)
-        if e == g.HOLD_COMPLETE:
+    def on_sample(now, raw, event):
+        if event == g.HOLD_COMPLETE:
             probe.hold_us = ticks_us()
-        return e
 
-    setattr(gest, "update", timed_update)
+    app.gesture.on_sample = on_sample
     write = link._write
 
     def timed_write(wire):
@@ -133,7 +134,7 @@ def main():
                 state = "wait"
                 since = now
         t0 = ticks_us()
-        app.poll()
+        sleep = loop.step()
         t1 = ticks_us()
         dt = ticks_diff(t1, t0)
         if probe.hold_us is not None and probe.queued_us is None:
@@ -141,7 +142,9 @@ def main():
         if state == "wait" and link.synced:
             polls[npolls % len(polls)] = dt
             npolls += 1
-        clock.sleep_ms(10)
+        if state == "wait" and clock.ticks_diff(clock.ticks_ms(), since) < 50:
+            sleep = min(sleep, 50)  # the next press 50 ms after the last answer
+        loop.wait(sleep)
     polls = polls[: min(npolls, len(polls))]
     print("bench poll %d %d %d" % (_pct(polls, 0.5), _pct(polls, 0.99), len(polls)))
     print("bench done %d" % done)
