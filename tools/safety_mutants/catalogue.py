@@ -29,6 +29,7 @@ SKIPPED = {
 POLICY = "firmware/policy.py"
 APP = "firmware/app.py"
 LINK = "firmware/link.py"
+LEDGER = "firmware/ledger.py"
 GESTURE = "firmware/gesture.py"
 EVENTLOG = "firmware/eventlog.py"
 PUMP = "tools/pump_emulator/pump.py"
@@ -129,8 +130,8 @@ MUTANTS = [
     ),
     Mutant(
         "4-no-uncertain-after-retries", "4", LINK,
-        "            self.add_uncertain(rid,",
-        "            (rid,",
+        "            self.ledger.lost(rid)\n",
+        "",
         "a request with no reply after its resends is not made uncertain (nothing settles it)",
     ),
     # ---- 5: unique ids, applied at most once --------------------------------------------------
@@ -142,15 +143,15 @@ MUTANTS = [
         quick=True,
     ),
     Mutant(
-        "5-ids-not-recovered-from-the-log", "5", APP,
-        "                self._doses[r.a] = r.b\n                if r.a >= self.next_request_id:\n                    self.next_request_id = r.a + 1",
-        "                self._doses[r.a] = r.b",
+        "5-ids-not-recovered-from-the-log", "5", LEDGER,
+        "                self.open[a] = Request(_time(t_s), b)\n            self.saw_id(a)\n",
+        "                self.open[a] = Request(_time(t_s), b)\n",
         "a rebooted handheld does not take its next id from its log",
     ),
     Mutant(
-        "5-pump-last-id-ignored", "5", LINK,
-        '        self.last_request_id = f["last_request_id"]',
-        "        self.last_request_id = 0",
+        "5-pump-last-id-ignored", "5", LEDGER,
+        "        self.pump_last_id = last_id",
+        "        self.pump_last_id = 0",
         "the handheld does not merge its next id with the pump's last id",
     ),
     # ---- 6: stale requests --------------------------------------------------------------------
@@ -182,15 +183,15 @@ MUTANTS = [
     ),
     Mutant(
         "7-history-discarded", "7", LINK,
-        "            self.history[rid] = (start_s, dose_ug, status)\n",
+        "            self.ledger.pump_entry(rid, start_s, status)\n",
         "            pass\n",
         "the pump's HISTORY entries are discarded at re-sync",
         quick=True,
     ),
     Mutant(
-        "7-forgets-boluses-at-boot", "7", APP,
-        "            elif r.kind == ev.DELIVERED:\n                self._delivered[r.a] = r.c\n",
-        "            elif r.kind == ev.DELIVERED:\n",
+        "7-forgets-boluses-at-boot", "7", LEDGER,
+        "        elif kind == ev.DELIVERED:\n            self._close(a)\n            self._started(a, c)\n",
+        "        elif kind == ev.DELIVERED:\n            self._close(a)\n",
         "a rebooted handheld forgets the boluses its log holds",
         quick=True,
     ),
@@ -222,15 +223,9 @@ MUTANTS = [
     Mutant(
         "8-grant-logged-after-sending", "8", APP,
         "        self.log.append(ev.GRANTED, t, rid, rx.dose_ug, rx.duration_s)\n"
-        "        self._requested[rid] = now_s\n"
-        "        self._doses[rid] = rx.dose_ug\n"
-        "        self._in_flight = rid\n"
         "        self.link.request_bolus(rid, rx.dose_ug, rx.duration_s, now_s)\n"
         "        self.phase = REQUESTING\n"
         "        self.link.send_queued(now)\n",
-        "        self._requested[rid] = now_s\n"
-        "        self._doses[rid] = rx.dose_ug\n"
-        "        self._in_flight = rid\n"
         "        self.link.request_bolus(rid, rx.dose_ug, rx.duration_s, now_s)\n"
         "        self.phase = REQUESTING\n"
         "        self.link.send_queued(now)\n"
@@ -402,15 +397,15 @@ MUTANTS = [
         "a pump time that jumped against the handheld's estimate is taken as it is",
     ),
     Mutant(
-        "R1-starts-not-moved-with-the-clock", "R1", APP,
-        "        for rid in self._delivered:\n            self._delivered[rid] = max(0, self._delivered[rid] + delta)\n",
+        "R1-starts-not-moved-with-the-clock", "R1", LEDGER,
+        "        for rid in d:\n            d[rid] = max(0, d[rid] + delta_s)\n",
         "",
         "after a clock jump the handheld's own bolus starts stay in the old clock",
     ),
     Mutant(
-        "R1-earlier-start-wins", "R1", APP,
-        "            if seen.get(rid, -1) < self._delivered[rid]:",
-        "            if rid not in seen:",
+        "R1-earlier-start-wins", "R1", LEDGER,
+        "    if seen.get(rid, -1) < start_s:",
+        "    if rid not in seen:",
         "where the pump and the log disagree on a start, the pump's (earlier) one counts",
     ),
     Mutant(
@@ -421,7 +416,7 @@ MUTANTS = [
     ),
     Mutant(
         "R3-any-reply-ends-the-exchange", "R3", LINK,
-        '        if p[6] is not None and f.get("request_id") != p[6]:\n            return',
+        '        if p[_RID] is not None and f.get("request_id") != p[_RID]:\n            return',
         '        if False:\n            return',
         "a reply naming another request id is taken as the answer",
     ),
@@ -432,16 +427,22 @@ MUTANTS = [
         "the log refuses pump times past 2**31",
     ),
     Mutant(
-        "R5-handheld-starts-never-forgotten", "R5", APP,
-        "            if rid != newest and self._delivered[rid] <= keep_after:",
-        "            if False:",
-        "the app keeps every bolus start for ever",
+        "R5-handheld-starts-never-forgotten", "R5", LEDGER,
+        "        _forget(self.delivered, keep_after)\n",
+        "",
+        "the handheld keeps every bolus start of its own for ever",
     ),
     Mutant(
-        "R5-pump-history-never-forgotten", "R5", LINK,
-        "            if rid != newest and self.history[rid][0] <= keep_after_s:",
-        "            if False:",
-        "the link keeps every history entry for ever",
+        "R5-pump-history-never-forgotten", "R5", LEDGER,
+        "        _forget(self.pump, keep_after)\n",
+        "",
+        "the handheld keeps every entry of the pump's record for ever",
+    ),
+    Mutant(
+        "R5-old-starts-kept", "R5", LEDGER,
+        "        if rid != newest and starts[rid] <= keep_after_s:",
+        "        if False:",
+        "pruning forgets nothing, of either source",
     ),
     Mutant(
         "R6-no-checkpoint-on-rotation", "R6", APP,
@@ -492,7 +493,7 @@ MUTANTS = [
     ),
     Mutant(
         "S2-open-requests-not-relogged", "S2", APP,
-        "        for rid in self._requested:\n            self.log.append(ev.UNCERTAIN, self._requested[rid], rid, self._doses.get(rid, 0))\n",
+        "        for rid in self.ledger.open:\n            self._log_open(rid)\n",
         "",
         "a rotation erases the open requests (only the id counter is written again)",
     ),
@@ -533,9 +534,9 @@ MUTANTS = [
         "the pump reports starts in the clock as it read at the start",
     ),
     Mutant(
-        "S5-logged-shift-not-replayed", "S5", APP,
-        "                delta = -r.b if r.c else r.b\n",
-        "                delta = 0\n",
+        "S5-logged-shift-not-replayed", "S5", LEDGER,
+        "            self.shift(-b if c else b)\n",
+        "            self.shift(0)\n",
         "a rebooted handheld does not replay the clock shifts it logged",
     ),
     # ---- X: security --------------------------------------------------------------------------
@@ -608,14 +609,14 @@ MUTANTS = [
         "the pump records a request id out of 1..REQUEST_ID_MAX",
     ),
     Mutant(
-        "D2-handheld-goes-past-the-last-id", "D2", APP,
+        "D2-handheld-goes-past-the-last-id", "D2", LEDGER,
         "        if rid > m.REQUEST_ID_MAX:\n",
         "        if False:\n",
         "a handheld whose next id is past the limit sends it anyway",
     ),
     Mutant(
-        "D2-not-found-is-final-at-once", "D2", LINK,
-        'if not f["found"] and captured is not None and f["pump_time"] <= captured + _PUMP_STALE_S:',
+        "D2-not-found-is-final-at-once", "D2", LEDGER,
+        "if not found and captured is not None and pump_now_s <= captured + _PUMP_STALE_S:",
         "if False:",
         "'not found' settles as not given while the request could still arrive and be applied",
     ),
