@@ -283,7 +283,7 @@ def test_hostile_requests_never_over_deliver(script, basal):
             assert ack == acks[rid]
         acks[rid] = ack
     at(p, t + 200)
-    started = sorted((e["start_s"], e["duration_s"], e["dose_ug"], e["delivered_ug"]) for e in p.boluses.values() if e["status"] in (1, 2, 3))
+    started = sorted((e["start_s"], e["duration_s"], e["dose_ug"], e["delivered_ug"]) for e in p.boluses.values() if e["status"] in (m.BOLUS_DELIVERING, m.BOLUS_COMPLETE, m.BOLUS_STOPPED))
     starts = [s[0] for s in started]
     # each id at most once; every started dose is the prescribed one
     assert len({e["request_id"] for e in p.boluses.values()}) == len(p.boluses)

@@ -64,7 +64,7 @@ def test_snapshots_equal_a_real_replay_with_cut_after(monkeypatch):
 def test_a_log_that_keeps_its_torn_tail_is_caught(monkeypatch):
     monkeypatch.setattr(fakes.MemStorage, "truncate", lambda self, name, length: None)
     res = powercut.run_campaign(days=0.02, seed=3, max_writes=5)
-    assert res.misaligned > 0 or res.lost > 0
+    assert res.misaligned > 0  # the kept tail misaligns the records appended after it
 
 
 def test_powercut_cli_prints_cuts_and_losses():

@@ -66,7 +66,7 @@ def bounce_segments(rng):
 def perform(world, name, rng):
     """Carry out action `name` with parameters drawn from `rng`."""
     if name == "press":
-        world.press(_between(rng, 1050, 2500))
+        world.push(_between(rng, 1050, 2500))  # a scheduled power cut may interrupt it
     elif name == "tap":
         world.tap(_between(rng, 20, 950))
     elif name == "bounce":

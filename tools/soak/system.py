@@ -29,7 +29,9 @@ class System:
         self.pair = fakes.FakeSerialPair(self.clock, seed)
         self.storage = storage if storage is not None else fakes.MemStorage()
         self.key = key
-        self.pump = Pump(rx=self.rx, **(pump_kwargs or {}))
+        kwargs = {"rx": self.rx}  # the pump's own prescription: the handheld's unless pump_kwargs names one
+        kwargs.update(pump_kwargs or {})
+        self.pump = Pump(**kwargs)
         self.port = PumpPort(self.pump, seed=seed)
         self.button = fakes.ScriptedButton()
         self.boots = 0

@@ -1,7 +1,8 @@
 """The soak's world: the in-process system (tools/soak/system.py) driven with cheap virtual time,
 fault knobs and observers that feed `tools.soak.invariants.Checker`.
 
-`w = World(seed, rx_fields)`; actions: `press`, `tap`, `bounce`, `hold`, `wait`, `jump`,
+`w = World(seed, rx_fields)`; actions: `press` (fails unless judged as one), `push` (the same
+hold, unchecked: the soak's random presses), `tap`, `bounce`, `hold`, `wait`, `jump`,
 `reboot`, `power_cut`, `link_down`, `link_faults`, `link_clean`, `pump_restart`, `pump_alarm`,
 `pump_clear`, `refill`; `checkpoint()` (clean link, settle, check). Time advances in fine steps
 only while something happens (button, bytes in flight), otherwise in idle steps of up to 1 s
@@ -62,6 +63,7 @@ class World:
         # What the firmware commits is seen through the storage's observer seam, the gesture
         # through its on_sample seam: nothing of the firmware's is patched.
         self.checker = None  # made below: the first boot's records are handed to it then
+        self.presses = 0  # PRESS records committed (presses the handheld judged)
         storage = fakes.MemStorage(on_append=self._on_append)
         self.sys = System(
             rx_fields=fields, seed=seed, clock_start=start, pump_kwargs=pump_kwargs, key=KEY if paired else None, storage=storage
@@ -95,10 +97,13 @@ class World:
     # ---- observers ------------------------------------------------------------------------
     def _on_append(self, name, data):
         """A completed append (a torn one raised PowerLoss and is never seen here)."""
-        if len(data) == ev.RECORD_SIZE and self.checker is not None:
+        if len(data) == ev.RECORD_SIZE:
             recs, _bad = ev.decode_all(bytes(data))
             for r in recs:
-                self.checker.on_commit(r.tuple())
+                if r.kind == ev.PRESS:
+                    self.presses += 1
+                if self.checker is not None:
+                    self.checker.on_commit(r.tuple())
 
     def _on_pump_event(self, e):
         self.checker.on_pump_event(e, self.pump)
@@ -192,11 +197,25 @@ class World:
         self.sys.button.set(level)
 
     # ---- the patient --------------------------------------------------------------------------
-    def press(self, hold_ms=1300):
+    def push(self, hold_ms=1300):
+        """The patient holds the button `hold_ms` and lets go, whatever the handheld makes of it
+        (the soak's random presses: a scheduled power cut or a stuck button may intervene)."""
         self.set_button(True)
         self.run(hold_ms)
         self.set_button(False)
         self.run(300)
+
+    def press(self, hold_ms=1300):
+        """A press the handheld must judge as one (as `System.press`): fails unless it committed
+        exactly one PRESS record, so that a check cannot pass because its press was read as a
+        tap, a bounce or a stuck button, or was lost to a reboot."""
+        before = self.presses
+        self.push(hold_ms)
+        if self.presses != before + 1:
+            raise AssertionError(
+                "the press was not judged (%d PRESS records): a tap, a bounce, a stuck button or a reboot?"
+                % (self.presses - before)
+            )
 
     def tap(self, hold_ms=200):
         self.set_button(True)
