@@ -77,7 +77,7 @@ def test_space_is_a_complete_press_and_the_dose_completes():
     async def body(app, pilot):
         await pilot.press("space")
         assert await _until(pilot, lambda: any("PUMP bolus #1 delivered: 100 µg" in x for x in app.lines))
-        await pilot.press("1")  # real time: the 10 min lockout is not over at once on a loaded machine
+        await pilot.press("1")  # real time: the rest of the 10 min lockout outlasts the checks
         assert await _until(pilot, lambda: "complete" in _text(app, "#pump"))
         assert "doses 1  refused 0" in _text(app, "#status")
         assert await _until(pilot, lambda: "Next dose in" in _text(app, "#lcd"))
@@ -86,7 +86,7 @@ def test_space_is_a_complete_press_and_the_dose_completes():
         assert await _until(pilot, lambda: app.world.counts["denied"] == 1)
         assert any("log DENIED lockout" in x for x in app.lines)
 
-    _run(body, speed=600)
+    _run(body)  # x60: the bolus takes a second, the lockout ten
 
 
 def test_fault_keys():
@@ -188,6 +188,8 @@ def test_key_bar_keeps_the_essential_keys_at_80_columns():
         await pilot.press("question_mark")
         assert await _until(pilot, lambda: isinstance(app.screen, KeysScreen))
         listed = str(app.screen.query_one("#keys").render())
+        assert len(keys.help_lines()) == len(keys.KEYS)  # one line each: it fits at 80x24
+        assert app.screen.query_one("#keys").region.bottom <= 24
         for k in keys.KEYS:
             assert k.does.split()[0] in listed
         await pilot.press("x")

@@ -14,23 +14,22 @@ from textual.binding import Binding
 Key = namedtuple("Key", "shown label rank does binds")
 
 KEYS = (
-    Key("mouse", "", 9, "hold HOLD TO DOSE down, then let go: press and release the bolus button", ()),
-    Key("spc", "Dose", 0, "a complete, deliberate press: held 1.5 seconds (the handheld needs one)", (("space", "press"), ("b", "press"))),
-    Key("t", "Hold", 4, "toggle the button pressed / released (hold it as long as you like)", (("t", "toggle_button"),)),
-    Key("1-3", "Speed", 0, "time x1, x60, x600 (x600 waits out a lockout); it starts at x60 (--speed)",
-        (("1", "speed(0)"), ("2", "speed(1)"), ("3", "speed(2)"))),  # fmt: skip
+    Key("mouse", "", 9, "hold HOLD TO DOSE down, then let go: the bolus button", ()),
+    Key("spc", "Dose", 0, "a complete press: held 1.5 seconds (the handheld needs one)", (("space", "press"), ("b", "press"))),
+    Key("t", "Hold", 4, "toggle the button down / up (hold it as long as you like)", (("t", "toggle_button"),)),
+    Key("1-3", "Speed", 0, "time x1, x60, x600 (x600 waits out a lockout); starts at x60", (("1", "speed(0)"), ("2", "speed(1)"), ("3", "speed(2)"))),
     Key("l", "Link", 1, "cut or restore the link", (("l", "link"),)),
-    Key("n", "Noise", 2, "make the link noisy (frames lost, corrupted, repeated) or clean again", (("n", "noisy"),)),
+    Key("n", "Noise", 2, "make the link noisy (frames lost, corrupted, repeated) or clean", (("n", "noisy"),)),
     Key("r", "Reboot", 1, "reboot the handheld (its power is lost)", (("r", "reboot"),)),
-    Key("a", "Alarm", 1, "raise the next pump alarm: motor stall, empty reservoir (emptied), low reservoir "
-        "(half the low level left), battery", (("a", "alarm"),)),  # fmt: skip
-    Key("c", "Clear", 1, "clear the pump's alarms, putting back the drug `a` took", (("c", "clear"),)),
+    Key("a", "Alarm", 1, "next pump alarm: motor, empty reservoir, low reservoir, battery", (("a", "alarm"),)),
+    Key("c", "Clear", 1, "clear the alarms; puts back the drug `a` took for a reservoir one", (("c", "clear"),)),
     Key("f", "Fill", 2, "refill the reservoir (20 ml)", (("f", "refill"),)),
-    Key("k", "Clock", 3, "set the pump's clock an hour forward (its limits, and the handheld's, keep real time)", (("k", "pump_clock"),)),
+    Key("k", "Clock", 3, "set the pump's clock an hour forward (its limits keep real time)", (("k", "pump_clock"),)),
     Key("v", "Verbose", 3, "verbose log: also the routine status frames on the link", (("v", "verbose"),)),
     Key("?", "Keys", 0, "list these keys", (("question_mark", "keys"),)),
     Key("q", "Quit", 0, "quit", (("q", "quit_sim"),)),
 )
+DOES_MAX = 66  # each `does` is one line of the `?` list at 80 columns and of --help
 
 _NAMES = {"question_mark": "?"}
 
@@ -56,7 +55,7 @@ def key_bar(width):
         shown.remove(drop)
 
 
-def help_lines(width=79):
+def help_lines(width=9 + DOES_MAX):
     """Each entry's keys and what it does, wrapped to `width` (the `?` list and `--help`)."""
     out = []
     for k in KEYS:
@@ -66,7 +65,7 @@ def help_lines(width=79):
 
 def help_epilog():
     """The keys for `--help` (printed as they are: RawDescriptionHelpFormatter)."""
-    return "keys:\n" + "\n".join("  " + line for line in help_lines(77))
+    return "keys:\n" + "\n".join("  " + line for line in help_lines())
 
 
 def readme_table():
