@@ -11,7 +11,7 @@ tests; open ones are xfail strict (when the fix lands, strict xfail fails: remov
 import pytest
 
 from firmware import eventlog as ev
-from firmware import prescription
+from firmware import policy, prescription
 from tests.mp import run_mp
 from tools.soak import invariants as inv
 from tools.soak.world import PRESETS, World
@@ -85,8 +85,11 @@ def _clock_set_forward_then_press(reboot):
 
 
 def test_lockout_holds_in_real_time_when_the_pump_clock_is_set_forward():
-    w = _clock_set_forward_then_press(reboot=False)
+    w = _clock_set_forward_then_press(reboot=False)  # both presses judged (World.press checks)
     assert len(w.checker.starts) == 1
+    # the running handheld saw the jump and moved its start: it refused itself, as lockout
+    assert w.checker.denied == {policy.LOCKOUT: 1}, w.checker.denied
+    assert w.checker.pump_refused == {}
     assert w.violations == 0, w.checker.examples
 
 

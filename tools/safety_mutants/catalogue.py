@@ -534,6 +534,12 @@ MUTANTS = [
         "the pump reports starts in the clock as it read at the start",
     ),
     Mutant(
+        "S5-running-handheld-keeps-its-starts", "S5", LEDGER,
+        "        for rid in d:\n            d[rid] = max(0, d[rid] + delta_s)\n",
+        "",
+        "a running handheld that saw the pump's clock jump leaves its starts in the old clock",
+    ),
+    Mutant(
         "S5-logged-shift-not-replayed", "S5", LEDGER,
         "            self.shift(-b if c else b)\n",
         "            self.shift(0)\n",
