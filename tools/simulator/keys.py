@@ -7,11 +7,18 @@ narrow for all (`rank`: 0 is always shown), what it does, and the (key, action) 
 """
 
 import textwrap
-from collections import namedtuple
+from typing import NamedTuple
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
-Key = namedtuple("Key", "shown label rank does binds")
+
+class Key(NamedTuple):
+    shown: str  # on the bar
+    label: str
+    rank: int  # 0: always on the bar; the highest goes first when it is too narrow
+    does: str
+    binds: tuple  # ((key, action), ...)
+
 
 KEYS = (
     Key("mouse", "", 9, "hold HOLD TO DOSE down, then let go: the bolus button", ()),
@@ -34,13 +41,14 @@ DOES_MAX = 66  # each `does` is one line of the `?` list at 80 columns and of --
 _NAMES = {"question_mark": "?"}
 
 
-def bindings():
+def bindings() -> "list[BindingType]":
     """The app's BINDINGS: every key of the table; the bar is drawn by `key_bar`, not textual."""
     return [Binding(key, action, k.label, show=False) for k in KEYS for key, action in k.binds]
 
 
-def _keys_of(k):
-    return [_NAMES.get(key, key) for key, _ in k.binds] or [k.shown]
+def _keys_of(k) -> "list[str]":
+    """The keys as typed: ['space', 'b'], ['?'] (the bar's `shown` for the mouse)."""
+    return [str(_NAMES.get(key, key)) for key, _ in k.binds] or [k.shown]
 
 
 def key_bar(width):
