@@ -37,11 +37,8 @@ class Result:
 
     def __init__(self, name):
         self.name = name
-        self.inputs = 0
-        self.accepted = 0
-        self.rejected = 0
-        self.escaped = 0
-        self.invalid = 0
+        self.inputs = self.accepted = self.rejected = 0
+        self.escaped = self.invalid = 0  # exceptions escaped, accepted-but-invalid
         self.examples = []
 
     def bad(self, kind, detail):
