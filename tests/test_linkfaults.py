@@ -160,3 +160,29 @@ def test_model_on_micropython_prints_what_cpython_prints(capsys):
     out = run_mp(CHECKS, heap="64K")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == _cpython_lines(capsys)
+
+
+def test_the_fake_serial_pair_applies_the_model_per_write():
+    """FakeSerialPair is the model applied to each write: the same seed and settings give the
+    same bytes through, write for write, and the same counts (a delayed copy counts once each)."""
+    from hal.fakes import FakeClock, FakeSerialPair
+    from hal.linkfaults import LinkFaults
+
+    clock = FakeClock()
+    pair = FakeSerialPair(clock, seed=11)
+    model = LinkFaults(seed=11)
+    for f in (pair, model):
+        f.loss, f.corrupt, f.duplicate = 0.3, 0.3, 0.3
+    for i in range(300):
+        data = bytes([i & 0xFF, 1, 2, 0])
+        pair.a.write(data)
+        got, copies = model.frame(data)
+        assert pair.b.read(100) == (got * copies or None), i
+    assert pair.faults == model.counts and min(model.counts[k] for k in ("loss", "corrupt", "duplicate")) > 0
+    pair.clean()
+    pair.duplicate = 1.0
+    pair.delay_ms = 20
+    pair.a.write(b"xy\x00")
+    assert pair.b.read(10) is None and pair.faults["delay"] == 2
+    clock.advance(20)
+    assert pair.b.read(10) == b"xy\x00xy\x00"
