@@ -39,7 +39,7 @@ from firmware.app import App
 from firmware.link import LinkClient
 from hal.contract import RED, Oversized
 
-_MAX_SLEEP_MS = const(1000)  # the longest sleep: well inside every board's watchdog timeout
+_MAX_SLEEP_MS = const(4000)  # the longest sleep: 1 s inside the shipped boards' 5 s watchdog timeout
 _SAMPLE_DOWN_MS = const(10)  # a button without edge wake-up, while down: the debounce's grain
 _SAMPLE_UP_MS = const(50)  # ... while up: how late a press may be seen
 _KEY_FILE = "key.bin"

@@ -6,7 +6,7 @@ once and then `wait(ms)` between polls. It blocks in one `select.poll` on the se
 when the button is read from stdin, on stdin (a "button down" line wakes it). A button read
 from a file has no edge to wait on: `wakes_on_button()` is then False and the superloop
 bounds the sleep so it samples the file often enough (firmware/main.py). A device that hung
-up (POLLHUP without data) does not end the wait: the rest of it is slept, not spun.
+up (POLLHUP or POLLERR) does not end the wait: the rest of it is slept, not spun.
 Runs on the MicroPython unix port and on CPython.
 """
 
@@ -54,9 +54,10 @@ class HostWait:
         if not ready:
             return
         for entry in ready:
-            if entry[1] & _POLLIN or not entry[1] & _NO_DATA:
+            if not entry[1] & _NO_DATA:  # readable, and not hung up
                 return
-        # Woken by a hang-up only: sleep what is left instead of waking again at once.
+        # Woken by a hang-up only (a pty whose other end closed reports POLLIN|POLLHUP|POLLERR
+        # for ever, with nothing to read): sleep what is left instead of waking again at once.
         left = ms - _since(t0)
         if left > 0:
             time.sleep(left / 1000)

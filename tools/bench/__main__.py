@@ -1,8 +1,9 @@
-"""`python -m tools.bench [--quick] [--only latency,heap,size,idle,sim,mcu] [--presses N] [--json FILE]`
+"""`python -m tools.bench [--quick] [--only latency,heap,size,idle,duty,sim,mcu] [--presses N] [--json FILE]`
 
 Measures and prints a table: press-to-wire latency and round trip (MicroPython unix port over
 a real pty, CPython pump), heap over a simulated day and the smallest heap that completes it,
-.mpy size per board, idle CPU of the host firmware, simulation speed; with `--only mcu`, the heap
+.mpy size per board, idle CPU of the host firmware, the tickless loop's wake-ups and duty cycle
+over a simulated day, simulation speed; with `--only mcu`, the heap
 on the emulated Cortex-M (tools/mcu, about an hour for the four runs of --mcu). docs/benchmarks.md says
 what each figure means and how it was measured. Exit 1 when a benchmark could not run.
 """
@@ -14,7 +15,7 @@ import time
 
 from tools import cli_args
 
-SECTIONS = ("latency", "heap", "size", "idle", "sim")
+SECTIONS = ("latency", "heap", "size", "idle", "duty", "sim")
 EXTRA = ("mcu",)  # only with --only: the emulated Cortex-M (minutes per target; tools/mcu)
 MCU_RUNS = "microbit:frozen,mps2_an385:frozen,mps2_an385:mpy,microbit:mpy"
 # Where the bisection for the smallest heap looks (KB): it completes at hi, not at lo.
@@ -126,6 +127,19 @@ def idle(t, args):
     r2 = I.measure(secs, button="stdin")
     t.add("same, button on stdin", "%.2f %% CPU" % (100 * r2["firmware"]), "stdin lines wake the loop: it sleeps until the next deadline (status poll, countdown second)", key="idle_cpu_stdin_button", raw=r2["firmware"])
     t.add("pump emulator process, idle", "%.1f %% CPU" % (100 * r["pump"]), "CPython, select() every 20 ms", key="idle_cpu_pump", raw=r["pump"])
+
+
+def duty(t, args):
+    from tools.bench import duty as D
+
+    t.section("duty cycle: the tickless loop (Superloop, edge-interrupt button) in-process on fakes with the pump emulator, a simulated day")
+    r = D.measure(1)
+    days = r["sim_ms"] / 86400000.0
+    c = r["causes"]
+    t.add("wake-ups per day", "%d" % (r["wakes"] / days), "at a deadline %d, a pump frame %d, a button change %d; %d granted" % (c["deadline"], c["pump"], c["button"], r["granted"]), key="wakes_per_day", raw=r["wakes"] / days)
+    t.add("link bytes per day", "%d" % ((r["bytes_to_pump"] + r["bytes_from_pump"]) / days), "%d to the pump, %d from it: %.1f s of line time at 115200 baud" % (r["bytes_to_pump"], r["bytes_from_pump"], (r["bytes_to_pump"] + r["bytes_from_pump"]) * 10 / 115200.0), key="link_bytes_per_day", raw=r["bytes_to_pump"] + r["bytes_from_pump"])
+    for ms in D.AWAKE_MS:
+        t.add("duty cycle at %d ms awake per wake-up" % ms, "%.3f %%" % (100.0 * r["wakes"] * ms / r["sim_ms"]), "the fraction of the day awake (docs/benchmarks.md: battery)", key="duty_%dms" % ms, raw=r["wakes"] * ms / float(r["sim_ms"]))
 
 
 def sim(t, args):
