@@ -34,7 +34,15 @@ REQUESTING = "requesting"
 RESULT = "result"
 
 _UNKNOWN_NEXT = 0xFFFFFFFF
-_REASON_BY_PUMP = {1: "lockout", 2: "max_24h", 3: "alarm", 4: "reservoir", 5: "amount_cap", 8: "busy", 11: "stale"}
+_REASON_BY_PUMP = {
+    m.R_LOCKOUT: policy.LOCKOUT,
+    m.R_MAX_24H: policy.MAX_24H,
+    m.R_ALARM: policy.ALARM,
+    m.R_RESERVOIR: policy.RESERVOIR,
+    m.R_AMOUNT_CAP: policy.AMOUNT_CAP,
+    m.R_BUSY: policy.BUSY,
+    m.R_STALE: policy.STALE,
+}
 
 
 class App:
