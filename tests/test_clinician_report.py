@@ -308,3 +308,20 @@ def test_decades_of_pump_time_stay_bounded(tmp_path):
     assert "The table lists the last 366 of the 602 days with records" in page
     assert page.count("reservoir empty (high priority) from") == 31
     assert len(page) < 2_000_000
+
+
+def test_a_request_the_log_ends_before_is_named(tmp_path):
+    recs = build_log()
+    last = recs[-1].seq
+    t = D2 + 3 * H
+    recs += [ev.Record(last + 1, ev.PRESS, t, 0, 0, 0), ev.Record(last + 2, ev.GRANTED, t, 7, 500, 60)]
+    s = report_data.summarize(recs)
+    assert s.requests[7].outcome == report_data.NO_OUTCOME
+    d2 = s.days[D2 // 86400]
+    assert (d2.presses, d2.given, d2.refused_total()) == (1, 0, 0)
+    out = tmp_path / "r.html"
+    r = Run(["report", _write(tmp_path, recs), "--html", str(out)])
+    assert r.code == 0, r.stderr
+    page = out.read_text()
+    assert "1 request sent with no outcome in the log (the log ends before it)" in page
+    assert "Sun 06 Oct 2024 03:00:00: sent; no outcome in the log" in page

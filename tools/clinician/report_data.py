@@ -107,8 +107,6 @@ class Summary:
         self.clock_sets = []  # (t, seconds, backwards)
         self.pumps = []  # pump ids seen in SYNCED records, in order
         self.boots = 0
-        self.doses = collections.Counter()  # (dose_ug, duration_s) -> requests
-        self.dose_seen = {}  # (dose_ug, duration_s) -> (first t, last t)
 
     def day(self, t):
         key = t // DAY_S if t is not None and t >= 0 else UNKNOWN
@@ -184,10 +182,6 @@ def summarize(records):
         elif k == ev.GRANTED:
             if r.a not in s.requests:
                 s.requests[r.a] = Request(r.a, t, r.b, r.c)
-                s.doses[(r.b, r.c)] += 1
-                if t >= 0:
-                    first, last = s.dose_seen.get((r.b, r.c), (t, t))
-                    s.dose_seen[(r.b, r.c)] = (min(first, t), max(last, t))
         elif k in (ev.DELIVERED, ev.PUMP_REFUSED, ev.UNCERTAIN, ev.SETTLED):
             _outcome(s, r)
         elif k == ev.ALARM:

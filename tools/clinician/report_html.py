@@ -125,6 +125,9 @@ def _glance(s, total):
     open_q = [q for q in s.requests.values() if q.outcome == "uncertain_open"]
     if open_q:
         items.append("<span class='bad'>%d request%s with no reply, not settled</span> (counted as given for every limit)" % (len(open_q), "" if len(open_q) == 1 else "s"))
+    sent = sum(1 for q in s.requests.values() if q.outcome == "no_outcome")
+    if sent:
+        items.append("%d request%s sent with no outcome in the log (the log ends before it)" % (sent, "" if sent == 1 else "s"))
     items.append("%d fault%s logged" % (len(s.faults), "" if len(s.faults) == 1 else "s"))
     return "<ul>%s</ul>" % "".join("<li>%s</li>" % i for i in items)
 
