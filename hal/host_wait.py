@@ -46,8 +46,9 @@ class HostWait:
             return
         if self._speed != 1:
             ms = int(ms / self._speed)
-        if self._button is not None and self._button.wake_stream() is None:
-            self._poll.unregister(self._stream)  # stdin ended: the level stays, nothing to wait on
+        stream = self._stream
+        if stream is not None and self._button is not None and self._button.wake_stream() is None:
+            self._poll.unregister(stream)  # stdin ended: the level stays, nothing to wait on
             self._button = self._stream = None
         t0 = _now_ms()
         ready = self._poll.poll(ms)

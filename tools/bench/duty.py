@@ -60,18 +60,18 @@ def _script(days):
     for e in sc.events:
         if e.command in ("press", "tap", "hold", "bounce"):
             ms = {"press": _PRESS_MS, "tap": _TAP_MS, "bounce": _TAP_MS}.get(e.command) or int(e.args["s"] * 1000)
-            out += [(e.t_ms, "button", True), (e.t_ms + ms, "button", False)]
+            out += [(int(e.t_ms), "button", True), (int(e.t_ms) + ms, "button", False)]
         elif e.command == "link" and e.args["state"] in ("down", "up"):
-            out.append((e.t_ms, "down", e.args["state"] == "down"))
+            out.append((int(e.t_ms), "down", e.args["state"] == "down"))
         elif e.command == "pump" and e.args["action"] in ("alarm", "clear"):
-            out.append((e.t_ms, e.args["action"], e.args.get("alarm")))
+            out.append((int(e.t_ms), e.args["action"], e.args.get("alarm")))
     out.sort(key=lambda x: x[0])
     return sc, out
 
 
 def measure(days=1):
     sc, script = _script(days)
-    rx = prescription.from_fields(dict(sc.rx))
+    rx = prescription.from_fields(dict(sc.rx or {}))
     clock = fakes.FakeClock((1 << 30) - 60000)
     pair = fakes.FakeSerialPair(clock)
     storage = fakes.MemStorage()
@@ -91,7 +91,7 @@ def measure(days=1):
     port = PumpPort(pump)
     wire = _Wire(pair.b)
     loop = fw.Superloop(_Board, hal)
-    end = sc.end_ms
+    end = sc.end_ms or 0
     causes = {"deadline": 0, "button": 0, "pump": 0}
     bytes_out = 0
     slept = 0

@@ -664,8 +664,8 @@ MUTANTS = [
     ),
     Mutant(
         "D3-exception-stops-the-loop", "D3", MAIN,
-        "        try:\n            self.app.poll()\n        except Exception as e:\n            self._fault(e)\n            return _FAULT_TURN_MS\n",
-        "        self.app.poll()\n",
+        "        try:\n            self.app.poll()\n            ms = self.sleep_ms()\n        except Exception as e:\n            self._fault(e)\n            return _FAULT_TURN_MS\n",
+        "        self.app.poll()\n        ms = self.sleep_ms()\n",
         "an exception in a poll escapes the superloop",
     ),
     Mutant(
