@@ -309,12 +309,13 @@ class SimulatorApp(App):
             self._put_back()
             self.world.pump_alarm(name)
             return
-        # the pump raises these from what its reservoir holds: take the drug out (c, the next
-        # a or f give it back), so that the panel and the alarm agree
+        # the pump raises these from what its reservoir holds: take the drug out (c or the next
+        # a put it back; f refills), so that the panel and the alarm agree
         p = self.world.pump
         if self._taken_ul is None:
             self._taken_ul = p.reservoir_ug * 1000.0 / p.concentration
-        self._refill(p.low_reservoir_ul // 2 if name == "low_reservoir" else 0, "PUMP reservoir set by hand to %d µg (%s ml)")
+        left_ul = min(self._taken_ul, p.low_reservoir_ul // 2) if name == "low_reservoir" else 0
+        self._refill(left_ul, "PUMP reservoir set by hand to %d µg (%s ml)")
 
     def _put_back(self):
         if self._taken_ul is not None:
