@@ -34,7 +34,7 @@ class Gesture:
     `holding` is True while a press is on its way to HOLD_COMPLETE; `hold_progress(now)`
     (0..1) is for the patient's progress display."""
 
-    def __init__(self, clock, debounce_ms=_DEBOUNCE_MS, hold_ms=_HOLD_MS, stuck_ms=_STUCK_MS):
+    def __init__(self, clock, debounce_ms=_DEBOUNCE_MS, hold_ms=_HOLD_MS, stuck_ms=_STUCK_MS, on_sample=None):
         if debounce_ms < 1:
             raise ValueError("debounce_ms must be at least 1")
         if hold_ms <= debounce_ms:
@@ -53,7 +53,7 @@ class Gesture:
         self._pressed_at = 0  # ticks when the current debounced press began
         self._completed = False  # this press has given its HOLD_COMPLETE
         self._stuck = False  # in the STUCK fault until a debounced release
-        self.on_sample = None  # observer seam for tools: on_sample(now, raw, event) after each sample
+        self.on_sample = on_sample  # observer seam for tools: on_sample(now, raw, event) after each sample
 
     def _elapsed(self, now, since):
         d = self._diff(now, since)

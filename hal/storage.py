@@ -11,15 +11,18 @@ import os
 from hal.contract import Oversized
 
 try:
-    from errno import EIO, ENOENT
+    import errno
+
+    _ENOENT = errno.ENOENT
+    _EIO = errno.EIO
 except ImportError:  # a port built without the errno module: MicroPython's own numbers
-    ENOENT = 2
-    EIO = 5
+    _ENOENT = 2
+    _EIO = 5
 
 
 def missing(exc):
     """True when the OSError `exc` says the file does not exist (and nothing else)."""
-    return bool(exc.args) and exc.args[0] == ENOENT
+    return bool(exc.args) and exc.args[0] == _ENOENT
 
 
 def write_all(f, data):
@@ -33,7 +36,7 @@ def write_all(f, data):
     done = 0
     while True:
         if not n:  # None or 0: no progress
-            raise OSError(EIO)
+            raise OSError(_EIO)
         done += n
         if done >= total:
             return

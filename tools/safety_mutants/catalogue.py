@@ -720,7 +720,7 @@ MUTANTS = [
     ),
     Mutant(
         "H2-stalled-write-taken-as-complete", "H2", "hal/storage.py",
-        "        if not n:  # None or 0: no progress\n            raise OSError(EIO)\n",
+        "        if not n:  # None or 0: no progress\n            raise OSError(_EIO)\n",
         "        if not n:  # None or 0: no progress\n            return\n",
         "a write that stops part-way returns as if every byte were written",
     ),

@@ -29,9 +29,9 @@ class System:
         self.pair = fakes.FakeSerialPair(self.clock, seed)
         self.storage = storage if storage is not None else fakes.MemStorage()
         self.key = key
-        kwargs = {"rx": self.rx}  # the pump's own prescription: the handheld's unless pump_kwargs names one
-        kwargs.update(pump_kwargs or {})
-        self.pump = Pump(**kwargs)
+        kwargs = dict(pump_kwargs or {})
+        pump_rx = kwargs.pop("rx", self.rx)  # the pump's own prescription: the handheld's unless named
+        self.pump = Pump(rx=pump_rx, **kwargs)
         self.port = PumpPort(self.pump, seed=seed)
         self.button = fakes.ScriptedButton()
         self.boots = 0
