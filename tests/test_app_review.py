@@ -6,7 +6,7 @@ from firmware import messages as m
 from firmware.sounder import Sounder
 from hal import fakes
 from firmware import prescription
-from tests.system import RX, System
+from tests.system import RX, FrameFilter, System
 from tools.pump_emulator.port import PumpPort
 from tools.pump_emulator.pump import Pump
 
@@ -65,20 +65,18 @@ def test_uncertain_is_settled_even_after_six_days_without_one():
 
 def test_an_ack_for_another_request_id_is_not_taken_as_the_answer():
     s = ready()
-    orig = s.port._send
 
     def confused(msg_type, seq, fields):
         if msg_type == m.BOLUS_ACK:
-            fields = dict(fields)
             fields["request_id"] += 1000
-        orig(msg_type, seq, fields)
+        return fields
 
-    s.port._send = confused
+    s.pump_end = FrameFilter(s.pair.b, confused)  # the pump names another request in its acks
     s.press()
     s.run(5000)
     assert s.log_records(ev.DELIVERED) == []  # never believed
-    assert s.log_records(ev.UNCERTAIN)  # so the request is uncertain...
-    s.port._send = orig
+    assert [r.a for r in s.log_records(ev.UNCERTAIN)] == [1]  # so the request is uncertain...
+    s.pump_end = s.pair.b
     s.run(5000)
     assert [(r.a, r.b) for r in s.log_records(ev.SETTLED)] == [(1, 1)]  # ...and settled from the record
 

@@ -3,7 +3,8 @@ gesture, policy and event log on fakes, wired through a FakeSerialPair to the re
 emulator (PumpPort).
 
 `System(rx_fields, seed)` then `press()`, `tap()`, `run(ms)`, `reboot()`; `app`, `pump`,
-`log_records()` and `delivered()` let a test check what happened.
+`log_records()` and `delivered()` let a test check what happened. `pump_end` is the Serial end
+the pump emulator reads and writes (`pair.b`); a test may put a filter of its own there.
 """
 
 from firmware import eventlog as ev
@@ -33,6 +34,7 @@ class System:
         pump_rx = kwargs.pop("rx", self.rx)  # the pump's own prescription: the handheld's unless named
         self.pump = Pump(rx=pump_rx, **kwargs)
         self.port = PumpPort(self.pump, seed=seed)
+        self.pump_end = self.pair.b  # the pump's end of the line (a test may interpose a filter)
         self.button = fakes.ScriptedButton()
         self.boots = 0
         self._boot()
@@ -58,7 +60,7 @@ class System:
 
     def step(self):
         self.clock.advance(STEP_MS)
-        self.port.service(self.pair.b, self.clock.elapsed_ms)
+        self.port.service(self.pump_end, self.clock.elapsed_ms)
         self.app.poll()
         self._polled = True
 
