@@ -20,7 +20,7 @@ def test_bench_quick_prints_the_table():
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     assert text.splitlines()[0].split()[:3] == ["benchmark", "figure", "notes"]
-    for row in ("press-to-wire", "round trip", "wire time of the", "rpi_pico:", "app.poll() while idle"):
+    for row in ("press-to-wire", "round trip", "wire time of the", "rpi_pico:", "a step while idle: app.poll() + next_deadline"):
         assert row in text, row
     assert "n/a" not in text
 
