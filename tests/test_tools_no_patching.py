@@ -103,8 +103,6 @@ def patches(tree, callables):
 # Files that still patch, and why they are not fixed yet (each is a debt, listed so that no
 # new one slips in).
 KNOWN = {
-    "tools/bench/mp_press.py": "the press-latency probe times Gesture.update, LinkClient._write and "
-    "App._on_link from inside MicroPython by wrapping them; it needs timing seams of its own",
     "tools/bench/heap.py": "runs the scenario driver from another folder by swapping "
     "tools.scenario.driver's _CODE, command and REPO; the driver needs them as parameters",
 }

@@ -1,5 +1,8 @@
-"""MicroPython bench script: the real firmware (firmware.main.boot with the host board's clock,
-pty serial, file storage and console outputs; a button this script presses) timed press by press.
+"""MicroPython bench script: the real firmware (firmware.main.Superloop with the host board's
+clock, pty serial, file storage, console outputs and wait; a button this script presses) timed
+press by press, watched through a seam and HAL objects it builds (Gesture.on_sample for the
+hold, a serial wrapper for the BOLUS_REQ's write, a FileStorage subclass for the DELIVERED
+record): nothing in the firmware is patched.
 
 Run by tools/bench/latency.py: `micropython mp_press.py UART PRESSES` in a folder holding
 data/key.bin and data/rx.bin. Its main loop is firmware.main.run's: `Superloop.step()` (a poll,
@@ -16,11 +19,13 @@ import sys
 
 from time import ticks_add, ticks_diff, ticks_ms, ticks_us  # type: ignore  # MicroPython only
 
+from firmware import eventlog as ev
+from firmware import frame
 from firmware import gesture as g
-from firmware import link as lk
 from firmware import main as fw
 from firmware import messages as m
 from firmware.prescription import Prescription
+from hal.storage import FileStorage
 
 BENCH_RX = (1, 50, 1, 1, 1000000, 0, 0)  # tools/bench/pumpserver.py: same prescription
 
@@ -56,6 +61,55 @@ class Probe:
         self.queued_us = None
 
 
+class TimedSerial:
+    """The host serial port, timing the first write of each BOLUS_REQ (`probe.write_us`)."""
+
+    def __init__(self, inner, probe):
+        self.inner = inner
+        self.probe = probe
+        self.deframer = frame.Deframer()
+
+    def fileno(self):
+        return self.inner.fileno()
+
+    def read(self, n):
+        return self.inner.read(n)
+
+    def write(self, buf):
+        n = self.inner.write(buf)
+        probe = self.probe
+        if probe.write_us is None and probe.hold_us is not None:
+            t = ticks_us()
+            for fr in self.deframer.feed(bytes(buf)):
+                if fr.error is None and fr.msg_type == m.BOLUS_REQ:
+                    probe.write_us = t
+                    probe.rid = m.decode(m.BOLUS_REQ, fr.payload)["request_id"]
+                    probe.nbytes = len(buf)
+        return n
+
+
+class TimedStorage(FileStorage):
+    """File storage timing the record of the pump's answer (`probe.acc_us`): DELIVERED when it
+    accepted, PUMP_REFUSED or UNCERTAIN when it did not."""
+
+    def __init__(self, root, probe):
+        FileStorage.__init__(self, root)
+        self.probe = probe
+
+    def append(self, name, data):
+        FileStorage.append(self, name, data)
+        probe = self.probe
+        if probe.rid is None or not name.startswith("events"):
+            return
+        for r in ev.decode_all(bytes(data))[0]:
+            if r.a != probe.rid:
+                continue
+            if r.kind == ev.DELIVERED and probe.acc_us is None:
+                probe.acc_us = ticks_us()
+            elif r.kind in (ev.PUMP_REFUSED, ev.UNCERTAIN):
+                probe.failed = (ev.KIND_NAMES.get(r.kind, r.kind), r.a, r.b)
+
+
 def _pct(values, p):
     if not values:
         return 0
@@ -68,40 +122,24 @@ def main():
     uart = sys.argv[1]
     presses = int(sys.argv[2])
     Board.HAL["serial"] = ("hal.host_serial", "HostSerial", {"path": uart, "baud": 115200})
-    loop = fw.Superloop(Board, fw.make_hal(Board))
-    app, hal = loop.app, loop.hal
+    probe = Probe()
+    hal = fw.make_hal(Board)
+    # The probe watches the firmware through the HAL objects it is given (composition, no
+    # patching): the serial port sees the BOLUS_REQ go out, the storage sees the outcome logged.
+    hal["serial"] = TimedSerial(hal["serial"], probe)
+    hal["storage"] = TimedStorage("data", probe)
+    loop = fw.Superloop(Board, hal)
+    app = loop.app
     app.rx = Prescription(*BENCH_RX)
     clock = hal["clock"]
     button = hal["button"]
     link = app.link
-    probe = Probe()
 
     def on_sample(now, raw, event):
         if event == g.HOLD_COMPLETE:
             probe.hold_us = ticks_us()
 
     app.gesture.on_sample = on_sample
-    write = link._write
-
-    def timed_write(wire):
-        write(wire)
-        p = link._pending
-        if p is not None and p[5] == m.BOLUS_REQ and p[4] == 1 and probe.write_us is None:
-            probe.write_us = ticks_us()
-            probe.rid = p[6]
-            probe.nbytes = len(wire)
-
-    setattr(link, "_write", timed_write)
-    on_link = app._on_link
-
-    def timed_on_link(now, e):
-        if e[0] == lk.ACCEPTED and probe.acc_us is None:
-            probe.acc_us = ticks_us()
-        elif e[0] in (lk.REFUSED, lk.UNCERTAIN):
-            probe.failed = e
-        on_link(now, e)
-
-    setattr(app, "_on_link", timed_on_link)
 
     polls = [0] * 1000  # a ring of the latest idle poll costs, allocated once
     npolls = 0
