@@ -217,18 +217,23 @@ class App:
         elif kind == lk.CLOCK_JUMP:
             # The pump's clock moved against our estimate (set by hand, or another pump): the
             # ledger moved the starts it holds; the log keeps the shift for the next boot.
-            delta = e[1]
+            _, delta = e
             self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CLOCK, min(abs(delta), 0xFFFFFFFF), 1 if delta < 0 else 0)
         elif kind == lk.PUMP_CHANGED:
-            self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CHANGED, e[1] or 0, e[2] or 0)
+            _, old_id, new_id = e
+            self.log.append(ev.FAULT, t, ev.FAULT_PUMP_CHANGED, old_id or 0, new_id or 0)
         elif kind == lk.SYNCED:
-            self.log.append(ev.SYNCED, t, e[1] or 0, e[2])
+            _, pump_id, history_count = e
+            self.log.append(ev.SYNCED, t, pump_id or 0, history_count)
         elif kind == lk.ALARM:
-            self.log.append(ev.ALARM, t, e[1], e[2])
-            if e[2] & ~m.HIGH_PRIORITY_MASK & 0xFF:
+            _, mask, raised = e
+            self.log.append(ev.ALARM, t, mask, raised)
+            if raised & ~m.HIGH_PRIORITY_MASK & 0xFF:
                 self.sounder.medium_raised(now)
-        elif kind == lk.LINK and not e[1]:
-            self.log.append(ev.FAULT, t, ev.FAULT_LINK)
+        elif kind == lk.LINK:
+            _, up = e
+            if not up:
+                self.log.append(ev.FAULT, t, ev.FAULT_LINK)
 
     def _show_result(self, now, lines, next_s=None):
         """Show an answer for _RESULT_MS; `next_s`: when the next dose is possible, which its
