@@ -153,12 +153,14 @@ class Ledger:
 
     def settles(self, rid, found, pump_now_s):
         """May the pump's record of `rid` (`found` or not, read at pump time `pump_now_s`)
-        settle it? "Not found" is final only once the pump would refuse the request as stale:
-        until then it may still be on its way and be applied."""
+        settle it? "Not found" is final only once the pump would refuse the request as stale,
+        captured more than the stale window before pump time or after it (the pump's clock was
+        set back, unseen by this handheld: after a reboot, say): until then it may still be on
+        its way and be applied."""
         if rid not in self.uncertain:
             return False
         captured = self.open[rid].captured_s
-        if not found and captured is not None and pump_now_s <= captured + _PUMP_STALE_S:
+        if not found and captured is not None and captured - _PUMP_STALE_S <= pump_now_s <= captured + _PUMP_STALE_S:
             return False
         return True
 

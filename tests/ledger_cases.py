@@ -88,6 +88,17 @@ def test_not_found_settles_only_once_the_request_would_be_stale():
     assert not ledger.settles(rid + 1, True, T0 + 1)  # never asked about
 
 
+def test_not_found_settles_once_the_pumps_clock_reads_past_the_window_before_the_capture():
+    # The pump's clock was set back where this handheld could not see it (it rebooted): the
+    # pump refuses a request captured more than 30 s after its time as stale too.
+    ledger = Ledger()
+    rid = _granted(ledger, T0)
+    ledger.lost(rid)
+    assert not ledger.settles(rid, False, T0 - 30)
+    assert ledger.settles(rid, False, T0 - 31)
+    assert ledger.settles(rid, False, T0 - 7200)
+
+
 def test_not_found_settles_at_once_when_the_capture_time_is_unknown():
     ledger = _replayed([(ev.GRANTED, ev.NO_TIME, 4, 100, 60)])
     assert ledger.open[4].captured_s is None

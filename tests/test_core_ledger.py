@@ -42,6 +42,12 @@ for name in sorted(dir(c)):
 """
 
 
+def test_not_found_is_final_only_where_the_pump_would_refuse_the_request_as_stale():
+    # Safety row D2 names this test: both sides of the stale window, as the pump reads it.
+    ledger_cases.test_not_found_settles_only_once_the_request_would_be_stale()
+    ledger_cases.test_not_found_settles_once_the_pumps_clock_reads_past_the_window_before_the_capture()
+
+
 @pytest.mark.micropython
 @pytest.mark.skipif(MICROPYTHON is None, reason="the MicroPython unix port is not installed")
 def test_the_unit_tests_pass_on_micropython():

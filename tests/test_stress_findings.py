@@ -104,3 +104,28 @@ def test_lockout_holds_in_real_time_when_the_pump_clock_is_set_forward_and_the_h
     assert w.checker.denied.get("lockout") == 1, w.checker.denied
     assert w.checker.pump_refused == {}
     assert w.violations == 0, w.checker.examples
+
+
+def test_a_request_lost_before_an_unseen_clock_set_back_settles_after_a_reboot():
+    # Found by tests/test_stress_system.py: a request lost on a cut link, the pump's clock set
+    # back 2 h while the handheld rebooted (so it never saw the jump), then a clean link. The
+    # pump's "not found" was read as "maybe still on its way" until its clock caught up with
+    # the capture time 2 h later, and every press meanwhile was denied `uncertain`. The pump
+    # refuses a request captured more than 30 s after its time as stale, so the record settles
+    # it at once: not given, counted nowhere, and the next press is judged on the limits.
+    w = World(seed=1, rx_fields=PRESETS["capped"])
+    w.wait(4000)
+    w.link_down(True)
+    w.link_faults(0.0, 0.0, 0.0, 0)
+    w.hold(3000)  # granted: the link still looked fresh
+    assert w.sys.app.ledger.open, "the press was not granted: the test would prove nothing"
+    w.pump_clock(-7200)
+    w.reboot(held=False, near_wrap=False)
+    assert w.sys.app.ledger.uncertain == {1}
+    w.link_clean()
+    w.wait(20000)
+    assert not w.sys.app.ledger.unsettled() and not w.sys.app.ledger.open
+    settled = [r for r in w.sys.log.records() if r.kind == ev.SETTLED]
+    assert [(r.a, r.b) for r in settled] == [(1, 0)]  # request 1 settled: not given
+    w.checkpoint()
+    assert w.violations == 0, w.checker.examples

@@ -622,9 +622,15 @@ MUTANTS = [
     ),
     Mutant(
         "D2-not-found-is-final-at-once", "D2", LEDGER,
-        "if not found and captured is not None and pump_now_s <= captured + _PUMP_STALE_S:",
+        "if not found and captured is not None and captured - _PUMP_STALE_S <= pump_now_s <= captured + _PUMP_STALE_S:",
         "if False:",
         "'not found' settles as not given while the request could still arrive and be applied",
+    ),
+    Mutant(
+        "D2-not-found-final-inside-the-window-before-capture", "D2", LEDGER,
+        "captured - _PUMP_STALE_S <= pump_now_s <= captured + _PUMP_STALE_S:",
+        "captured <= pump_now_s <= captured + _PUMP_STALE_S:",
+        "'not found' settles while the pump's clock reads less than 30 s before the capture, when the pump would still take the request",
     ),
     Mutant(
         "D4-time-since-sync-from-one-tick-difference", "D4", LINK,
