@@ -26,6 +26,7 @@ _BACKOFF_MS = const(1000)  # after a failed exchange, wait this long before the 
 _STATUS_EVERY_MS = const(5000)  # poll the pump's status this often when idle
 _SETTLE_EVERY_MS = const(2000)  # ask for the record of an uncertain request this often
 _LINK_FRESH_MS = const(12000)  # a link silent for longer than this is reported down
+_LONG_AGO = const(0x3FFFFFFF)  # `_since` of a tick over half a tick period old: longer than any limit
 _SYNC_MAX_AGE_S = const(21600)  # 6 h without a pump-time update: time is unknown again
 _READ_CHUNK = const(64)
 _CLOCK_SLACK_S = const(5)  # a pump time further than this from our estimate is a clock jump
@@ -123,11 +124,18 @@ class LinkClient:
             # passed is unknown, so pump time is too, until the pump states it again.
             self._time_ok = False
 
+    def _since(self, now, then):
+        """Milliseconds from tick `then` to `now`; `_LONG_AGO` when `then` is over half a tick
+        period old (about 6.2 days on a board; ticks_diff turns negative there), so no
+        timeout, freshness or back-off waits another half period for the ticks to come round."""
+        d = self.clock.ticks_diff(now, then)
+        return _LONG_AGO if d < 0 else d
+
     def fresh(self, now_ticks):
         """True when the pump answered recently enough to send it a bolus request."""
         if not self.up or self._last_ok is None:
             return False
-        return self.clock.ticks_diff(now_ticks, self._last_ok) <= _LINK_FRESH_MS
+        return self._since(now_ticks, self._last_ok) <= _LINK_FRESH_MS
 
     def busy_with_bolus(self):
         return self._bolus is not None or (self._pending is not None and self._pending[_ASKED] == m.BOLUS_REQ)
@@ -179,7 +187,7 @@ class LinkClient:
                     self._on_frame(now, fr, events)
             data = self.serial.read(_READ_CHUNK)
         p = self._pending
-        if p is not None and self.clock.ticks_diff(now, p[_SENT_AT]) >= _TIMEOUT_MS:
+        if p is not None and self._since(now, p[_SENT_AT]) >= _TIMEOUT_MS:
             if p[_TRIES] <= _RETRIES:
                 self._write(p[_WIRE])
                 p[_SENT_AT] = now
@@ -189,7 +197,7 @@ class LinkClient:
                 self._failed(now, p, events)
         if self._pending is None and not self._backing_off(now):
             self._next_request(now)
-        if self.up and self._last_ok is not None and self.clock.ticks_diff(now, self._last_ok) > _LINK_FRESH_MS:
+        if self.up and self._last_ok is not None and self._since(now, self._last_ok) > _LINK_FRESH_MS:
             self._set_up(False, events)
         return events
 
@@ -198,7 +206,7 @@ class LinkClient:
         wait"). No bolus can be queued then anyway: the link is down, so none is granted."""
         if self._wait_until is None:
             return False
-        if self.clock.ticks_diff(now, self._wait_until) < 0:
+        if 0 < self.clock.ticks_diff(self._wait_until, now) <= _BACKOFF_MS:
             return True
         self._wait_until = None
         return False
@@ -221,12 +229,9 @@ class LinkClient:
             self._send(now, m.STATUS_REQ, {}, m.STATUS, None)
 
     def _due(self, now, last, every):
-        """True when `every` ms have passed since `last`. A negative difference means `last`
-        is over half a tick period old (about 6.2 days on a board): long due, not "not yet"."""
-        if last is None:
-            return True
-        age = self.clock.ticks_diff(now, last)
-        return age < 0 or age >= every
+        """True when `every` ms have passed since `last` (long due when over half a tick
+        period ago: see `_since`)."""
+        return last is None or self._since(now, last) >= every
 
     def _send(self, now, msg_type, fields, reply_type, rid):
         self._seq = (self._seq + 1) & 0xFF
@@ -375,8 +380,10 @@ class LinkClient:
         clock = self.clock
         p = self._pending
         if p is not None:
+            if self._since(now, p[_SENT_AT]) >= _TIMEOUT_MS:
+                return now
             best = clock.ticks_add(p[_SENT_AT], _TIMEOUT_MS)
-        elif self._wait_until is not None and clock.ticks_diff(self._wait_until, now) > 0:
+        elif self._backing_off(now):
             best = self._wait_until
         elif self._bolus is not None or not self._time_ok or self._hist_wanted:
             return now

@@ -260,6 +260,24 @@ def test_after_a_failed_exchange_nothing_is_sent_for_one_second_even_a_queued_bo
     assert frame.Deframer().feed(pair.b.read(4096))[0].msg_type == m.BOLUS_REQ
 
 
+def test_an_exchange_pending_across_more_than_half_a_tick_period_times_out_and_the_link_recovers():
+    """Found by a review of the ledger work: with a RECORD_REQ pending, a gap between polls of
+    over half the 2**30 tick period made every tick difference negative. The reply never timed
+    out, the link never resent nor sent anything again, and the uncertain dose kept every
+    press denied for good (0 bytes in 10 minutes). Such a tick is now long ago, not "not yet"."""
+    s = System()
+    s.sync()
+    s.port.silent = True
+    judged_press(s)
+    s.run(5000)  # no answer after the resends: uncertain, a RECORD_REQ pending
+    assert s.app.ledger.uncertain == {1}
+    s.clock.advance(int(6.5 * 86400 * 1000))  # 6.5 days without a poll: past half the period
+    s.port.silent = False
+    s.run(600000)
+    assert s.app.ledger.uncertain == set() and not s.app.ledger.open
+    assert s.link.up and s.link.fresh(s.clock.ticks_ms())
+
+
 def test_polls_more_than_half_a_tick_period_apart_make_pump_time_unknown():
     """The handheld cannot tell how long such a gap was: it must not guess, but deny until the
     pump states its time again."""

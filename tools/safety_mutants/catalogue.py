@@ -410,8 +410,8 @@ MUTANTS = [
     ),
     Mutant(
         "R2-negative-age-is-not-due", "R2", LINK,
-        "        return age < 0 or age >= every",
-        "        return age >= every",
+        "        return last is None or self._since(now, last) >= every",
+        "        return last is None or self.clock.ticks_diff(now, last) >= every",
         "a settle request last sent over half a tick period ago is 'not due'",
     ),
     Mutant(
@@ -633,6 +633,12 @@ MUTANTS = [
         "'not found' settles while the pump's clock reads less than 30 s before the capture, when the pump would still take the request",
     ),
     Mutant(
+        "D4-an-old-tick-is-not-yet", "D4", LINK,
+        "        return _LONG_AGO if d < 0 else d\n",
+        "        return d\n",
+        "a tick over half a period old reads as 'not yet': a pending reply never times out and the link falls silent",
+    ),
+    Mutant(
         "D4-time-since-sync-from-one-tick-difference", "D4", LINK,
         "        self._count_time(now)\n",
         "",
@@ -664,8 +670,8 @@ MUTANTS = [
     ),
     Mutant(
         "D7-queued-bolus-skips-the-back-off", "D7", LINK,
-        "        if self.clock.ticks_diff(now, self._wait_until) < 0:\n            return True\n",
-        "        if self.clock.ticks_diff(now, self._wait_until) < 0:\n            return self._bolus is None\n",
+        "        if 0 < self.clock.ticks_diff(self._wait_until, now) <= _BACKOFF_MS:\n            return True\n",
+        "        if 0 < self.clock.ticks_diff(self._wait_until, now) <= _BACKOFF_MS:\n            return self._bolus is None\n",
         "a queued BOLUS_REQ goes out during the 1 s back-off",
     ),
     Mutant(
