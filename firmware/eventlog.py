@@ -65,7 +65,7 @@ FAULT_WATCHDOG = const(3)
 FAULT_STORAGE = const(4)
 FAULT_LINK = const(5)
 FAULT_PUMP_CLOCK = const(6)  # b=|jump| in s, c=1 if backwards
-FAULT_PUMP_CHANGED = const(7)  # a=old pump id, b=new pump id
+FAULT_PUMP_CHANGED = const(7)  # b=old pump id (0: none yet), c=new pump id
 FAULT_HANDHELD = const(8)  # b=exception (HANDHELD_EXCEPTIONS index), c=faults in a row
 FAULT_OVERSIZED_FILE = const(9)  # b=file (FILE_IDS), c=its size in bytes (at most 0xFFFFFFFF)
 

