@@ -24,7 +24,7 @@ def _host_ms():
     """Milliseconds from an arbitrary origin, never wrapping on the host (64-bit)."""
     if _NATIVE:
         return _native_ms()
-    return time.monotonic_ns() // 1000000
+    return time.monotonic_ns() // 1000000  # type: ignore[attr-defined]  # CPython only
 
 
 def _host_elapsed(t0):
@@ -69,8 +69,8 @@ class HostClock:
         if not self.emulated:
             # Straight through to MicroPython's own functions: no wrapper cost.
             self.ticks_ms = _native_ms
-            self.ticks_diff = _native_diff
-            self.ticks_add = _native_add
+            self.ticks_diff = _native_diff  # type: ignore[assignment]  # the same signature, a builtin
+            self.ticks_add = _native_add  # type: ignore[assignment]
 
     def ticks_ms(self):
         elapsed = _host_elapsed(self._t0)

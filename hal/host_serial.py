@@ -43,7 +43,7 @@ class HostSerial:
         self._fd = -1
         self._file = None
         if hasattr(os, "open"):  # CPython
-            self._fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            self._fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)  # type: ignore[attr-defined]
         else:  # MicroPython unix port: no os.open/os.read; an unbuffered file will do
             self._file = open(path, "r+b")
             self._fd = self._file.fileno()

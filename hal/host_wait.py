@@ -67,7 +67,7 @@ class HostWait:
 def _now_ms():
     if hasattr(time, "ticks_ms"):
         return time.ticks_ms()  # type: ignore[attr-defined]  # MicroPython
-    return int(time.monotonic() * 1000)
+    return int(time.monotonic() * 1000)  # type: ignore[attr-defined]  # CPython only
 
 
 def _since(t0):

@@ -31,7 +31,7 @@ def test_typecheck_runs_every_target_and_our_files_are_clean():
         m = re.match(r"typecheck: (\S+)\s+(\d+) files\s+(\d+) errors", line)
         if m:
             summary[m.group(1)] = (int(m.group(2)), int(m.group(3)))
-    assert set(summary) == {"rp2", "esp32", "cpython"}, out
+    assert set(summary) == {"rp2", "esp32", "unix", "cpython"}, out
     assert all(files > 10 for files, _errors in summary.values()), summary
     ours = [line for line in out.splitlines() if line.startswith("  ") and CLEAN.match(line.strip())]
     assert ours == [], "\n".join(ours)
@@ -45,6 +45,10 @@ def test_target_files_follow_the_port_rules():
     rp2 = tc.device_files("rp2")
     assert "hal/machine_display.py" in rp2 and "boards/rpi_pico/board.py" in rp2
     assert not any(f.startswith("hal/host_") for f in rp2)
+    assert "boards/esp32_devkit/board.py" not in rp2 and "boards/host/board.py" not in rp2
+    unix = tc.device_files("unix")  # the host and lockstep boards run on the unix port
+    assert {"hal/host_serial.py", "hal/host_wait.py", "hal/lockstep.py", "boards/host/board.py", "firmware/app.py"} <= set(unix)
+    assert not any(f.startswith("hal/machine_") or f.endswith("manifest.py") for f in unix)
     host = tc.host_files()
     assert "hal/host_serial.py" in host and "tools/typecheck.py" in host
     assert not any(f.startswith("hal/machine_") for f in host)

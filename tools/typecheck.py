@@ -29,14 +29,19 @@ EXIT_NOT_CHECKED = 4  # pyright or the stubs are missing: as the clinician tool'
 
 STUBS_VERSION = "1.29.0.post1"
 STDLIB_STUBS = "micropython-stdlib-stubs==1.29.0.post2"
-PORTS = ("rp2", "esp32")  # boards we ship: rpi_pico/rpi_pico2 (rp2), esp32_devkit (esp32)
+PORTS = ("rp2", "esp32", "unix")  # boards we ship: rpi_pico/rpi_pico2 (rp2), esp32_devkit (esp32); host (unix)
 
 DEVICE_TREES = ("firmware", "hal", "boards")
-# Modules that only ever run on a host (unix port or CPython): termios, stdin, ptys.
+# Modules that only ever run on a host (unix port or CPython): termios, stdin, ptys. They are
+# checked against CPython and, but for the manifests, against the unix port's stubs (the host
+# board and the lockstep board run on the unix port).
 HOST_ONLY = ("hal/host_*.py", "hal/lockstep.py", "boards/*/manifest.py")
+UNIX_TOO = ("hal/host_*.py", "hal/lockstep.py")
 # (MicroPython manifests run in makemanifest.py on CPython, at build time.)
-# Modules that need `machine` APIs, and the ports whose stubs have them.
-MACHINE_ONLY = {"hal/machine_*.py": PORTS}
+# Modules that need `machine` APIs, and the ports whose stubs have them; a board's own module
+# is checked against its port only.
+MACHINE_ONLY = {"hal/machine_*.py": ("rp2", "esp32"), "boards/rpi_pico*/*.py": ("rp2",), "boards/esp32_*/*.py": ("esp32",),
+                "boards/host/*.py": ("unix",)}  # fmt: skip
 
 
 def stub_packages(port):
@@ -92,7 +97,7 @@ def device_files(port):
     for tree in DEVICE_TREES:
         for path in sorted(glob.glob(os.path.join(REPO, tree, "**", "*.py"), recursive=True)):
             rel = _rel(path)
-            if _matches(rel, HOST_ONLY):
+            if _matches(rel, HOST_ONLY) and not (port == "unix" and _matches(rel, UNIX_TOO)):
                 continue
             ports = [p for pat, p in MACHINE_ONLY.items() if fnmatch.fnmatch(rel, pat)]
             if ports and port not in ports[0]:
