@@ -21,7 +21,11 @@ and the watchdog is never fed again: a board with one is reset by it. Without a 
 if it did not bite) the firmware boots again in-process after `_FAULT_REBOOT_MS`, on the same
 HAL objects, and like any boot denies until resynced with the pump. After `_MAX_FAULTS` faults
 in a row (each within `_STABLE_MS` of its boot) it stays in the fault state until the
-power is cycled. KeyboardInterrupt and SystemExit are not faults: they end `run`.
+power is cycled. The count outlives a reset by the watchdog (file `faults.bin`, written at each
+fault, removed once a boot is healthy; read only when the watchdog says it reset the board): a
+fault at every boot ends in the fault state on a board with a watchdog too, instead of a reset
+every few seconds, each boot trying again. KeyboardInterrupt and SystemExit are not faults:
+they end `run`.
 """
 
 try:
@@ -52,6 +56,7 @@ _FAULT_BEEP_TURNS = const(20)  # one beep of one turn every 2 s
 _FAULT_HZ = const(880)
 _MAX_FAULTS = const(3)  # faults in a row before the fault state is kept until power is cycled
 _STABLE_MS = const(60000)  # a boot that polled this long without a fault counts as healthy
+_FAULTS_FILE = "faults.bin"  # one byte: faults in a row, kept across a watchdog reset
 FAULT_SCREEN = ["Handheld fault", "No dose possible", "Call clinic", ""]
 
 
@@ -159,6 +164,16 @@ def boot(board, hal=None):
     return app, hal
 
 
+def _faults_before_reset(storage):
+    """Faults in a row before the watchdog reset the board (`faults.bin`); 0 when none were
+    kept or the file cannot be read."""
+    try:
+        data = storage.read(_FAULTS_FILE, 1)
+    except Exception:
+        return 0
+    return data[0] if data else 0
+
+
 def _quietly(fn, *args):
     """Call fn; in the fault path an error of the fault handling itself must not stop it."""
     try:
@@ -200,7 +215,15 @@ class Superloop:
         self._polls = 0  # completed polls since this boot
         self._boot_at = 0  # ticks when this boot began
         self._turns = 0  # fault-loop turns since the fault
-        self.boot()
+        if self.watchdog is not None and self.watchdog.caused_last_reset():
+            self.faults = _faults_before_reset(self.hal["storage"])
+        if self.faults >= _MAX_FAULTS:
+            # The watchdog reset a board already in the kept fault state: it stays there.
+            self.app = None
+            _quietly(self.hal["display"].show, FAULT_SCREEN)
+            self._fault_turn()
+        else:
+            self.boot()
 
     def boot(self):
         self.boots += 1
@@ -225,6 +248,7 @@ class Superloop:
         self._polls += 1
         if self.faults and self.clock.ticks_diff(self.clock.ticks_ms(), self._boot_at) >= _STABLE_MS:
             self.faults = 0
+            _quietly(self.hal["storage"].remove, _FAULTS_FILE)
         return ms
 
     def sleep_ms(self):
@@ -260,6 +284,7 @@ class Superloop:
         gc.collect()
         _quietly(_print_exception, exc)
         _quietly(self._log_fault, app, exc)
+        _quietly(self.hal["storage"].replace, _FAULTS_FILE, bytes((min(self.faults, 255),)))
         app = None
         _quietly(self.hal["display"].show, FAULT_SCREEN)
         self._fault_turn()

@@ -126,9 +126,14 @@ class Storage:
 
 
 class Watchdog:
-    """Resets the board unless `feed()` is called in time; fed only by a healthy main loop."""
+    """Resets the board unless `feed()` is called in time; fed only by a healthy main loop.
+    `caused_last_reset()` is True when this boot follows a reset by the watchdog (False after
+    power-on, or where the port cannot tell)."""
 
     def feed(self) -> None:
+        raise NotImplementedError
+
+    def caused_last_reset(self) -> bool:
         raise NotImplementedError
 
 

@@ -98,11 +98,17 @@ class FakeDisplay:
 
 
 class FakeWatchdog:
-    def __init__(self):
+    """`reset` (set by a test): this boot follows a reset by the watchdog."""
+
+    def __init__(self, reset=False):
         self.feeds = 0
+        self.reset = reset
 
     def feed(self):
         self.feeds += 1
+
+    def caused_last_reset(self):
+        return self.reset
 
 
 class Faulty:

@@ -288,3 +288,6 @@ class LockstepWatchdog:
 
     def feed(self):
         self.feeds += 1
+
+    def caused_last_reset(self):
+        return False  # the host starts the firmware afresh: a power-on

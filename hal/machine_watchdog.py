@@ -50,5 +50,11 @@ class Watchdog:
     def feed(self):
         self._wdt.feed()
 
+    def caused_last_reset(self):
+        try:
+            return machine.reset_cause() == machine.WDT_RESET
+        except AttributeError:  # a port without reset causes: as after power-on
+            return False
+
     def keep_fed(self):
         keep_fed(self.timeout_ms, self.timer_id)

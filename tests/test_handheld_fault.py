@@ -163,6 +163,51 @@ def test_a_fault_at_every_boot_stays_in_the_fault_state_after_three():
     assert h.faults() == [(code("RuntimeError"), 1)]  # the two faults at boot could not be logged
 
 
+def test_with_a_watchdog_a_fault_at_every_boot_is_kept_after_three_resets():
+    # Each boot faults at its first poll and, unfed, the watchdog resets the board: RAM is
+    # lost, so the count of faults in a row must come back from flash, or the board would
+    # reset every few seconds for ever, each boot trying the app again.
+    h = Handheld()
+    h.run(1000)
+    h.button.fail("pressed", RuntimeError("injected"), times=-1)
+    for n in (1, 2, 3):
+        h.run(10)
+        assert h.loop.in_fault and h.loop.faults == n
+        h.watchdog = fakes.FakeWatchdog(reset=True)  # the reset: a new loop on the same flash
+        h.hal["watchdog"] = h.watchdog
+        h.loop = main.Superloop(Board, h.hal)
+    # The fourth start after a watchdog reset goes straight to the fault state: no app, no
+    # byte to the pump, the watchdog never fed.
+    sent = len(h.wire.sent)
+    assert h.loop.in_fault and h.loop.boots == 0 and h.loop.faults == 3
+    h.run(REBOOT_MS * 2)
+    assert h.loop.in_fault and h.loop.boots == 0 and len(h.wire.sent) == sent and h.watchdog.feeds == 0
+    assert h.display.lines == main.FAULT_SCREEN and (h.indicator.colour, h.indicator.blink) == (RED, True)
+    assert h.faults() == [(code("RuntimeError"), n) for n in (1, 2, 3)]
+    # Power cycled (not a watchdog reset), and the button mended: it boots and works.
+    h.button.plan.clear()
+    h.watchdog = fakes.FakeWatchdog()
+    h.hal["watchdog"] = h.watchdog
+    h.loop = main.Superloop(Board, h.hal)
+    assert not h.loop.in_fault and h.loop.faults == 0
+    h.run(3000)
+    assert h.display.lines[:2] == ["Dose available", "Hold button 1 s"]
+
+
+def test_a_healthy_minute_after_a_watchdog_reset_forgets_the_faults():
+    h = Handheld()
+    h.run(1000)
+    h.button.fail("pressed", RuntimeError("injected"))
+    h.run(10)
+    assert h.loop.faults == 1 and h.store.read("faults.bin") == b"\x01"
+    h.watchdog = fakes.FakeWatchdog(reset=True)
+    h.hal["watchdog"] = h.watchdog
+    h.loop = main.Superloop(Board, h.hal)
+    assert not h.loop.in_fault and h.loop.faults == 1  # counted on: a second fault would be 2
+    h.run(61000)
+    assert h.loop.faults == 0 and h.store.read("faults.bin") is None
+
+
 def test_faults_far_apart_each_boot_again():
     h = Handheld(watchdog=False)
     for n in range(1, 5):

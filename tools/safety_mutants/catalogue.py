@@ -675,6 +675,12 @@ MUTANTS = [
         "a queued BOLUS_REQ goes out during the 1 s back-off",
     ),
     Mutant(
+        "D3-a-watchdog-reset-forgets-the-faults", "D3", MAIN,
+        "        if self.watchdog is not None and self.watchdog.caused_last_reset():\n",
+        "        if False:\n",
+        "after a watchdog reset the count of faults in a row starts again: a fault at every boot resets the board for ever",
+    ),
+    Mutant(
         "D3-exception-stops-the-loop", "D3", MAIN,
         "        try:\n            self.app.poll()\n            ms = self.sleep_ms()\n        except Exception as e:\n            self._fault(e)\n            return _FAULT_TURN_MS\n",
         "        self.app.poll()\n        ms = self.sleep_ms()\n",
