@@ -98,11 +98,10 @@ class FakeDisplay:
 
 
 class FakeWatchdog:
-    """`reset` (set by a test): this boot follows a reset by the watchdog."""
+    reset = False  # a test sets it: this boot follows a reset by the watchdog
 
-    def __init__(self, reset=False):
+    def __init__(self):
         self.feeds = 0
-        self.reset = reset
 
     def feed(self):
         self.feeds += 1

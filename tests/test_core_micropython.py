@@ -186,7 +186,11 @@ def test_all_four_import_together_in_a_64k_heap():
 
 
 def test_scenario_prints_the_same_on_both_interpreters():
-    mp = run_mp(SCENARIO, heap="64K")
+    # 72K, not 64K: the heap also holds this script's own bytecode and the test fakes (with
+    # the link-fault model), compiled from source; the firmware's imports alone fit in 64K
+    # (test_all_four_import_together_in_a_64k_heap) and the whole handheld runs frozen in 48K
+    # on the emulated Cortex-M0 (tests/test_mcu_target.py).
+    mp = run_mp(SCENARIO, heap="72K")
     assert mp.returncode == 0, mp.stderr
     cp = run_cpython(SCENARIO)
     assert cp.returncode == 0, cp.stderr

@@ -173,7 +173,8 @@ def test_with_a_watchdog_a_fault_at_every_boot_is_kept_after_three_resets():
     for n in (1, 2, 3):
         h.run(10)
         assert h.loop.in_fault and h.loop.faults == n
-        h.watchdog = fakes.FakeWatchdog(reset=True)  # the reset: a new loop on the same flash
+        h.watchdog = fakes.FakeWatchdog()  # the reset: a new loop on the same flash
+        h.watchdog.reset = True
         h.hal["watchdog"] = h.watchdog
         h.loop = main.Superloop(Board, h.hal)
     # The fourth start after a watchdog reset goes straight to the fault state: no app, no
@@ -200,7 +201,8 @@ def test_a_healthy_minute_after_a_watchdog_reset_forgets_the_faults():
     h.button.fail("pressed", RuntimeError("injected"))
     h.run(10)
     assert h.loop.faults == 1 and h.store.read("faults.bin") == b"\x01"
-    h.watchdog = fakes.FakeWatchdog(reset=True)
+    h.watchdog = fakes.FakeWatchdog()
+    h.watchdog.reset = True
     h.hal["watchdog"] = h.watchdog
     h.loop = main.Superloop(Board, h.hal)
     assert not h.loop.in_fault and h.loop.faults == 1  # counted on: a second fault would be 2
