@@ -192,12 +192,15 @@ def decode_all(data):
     return records, len(data) - RECORD_SIZE * len(records)
 
 
+SEGMENT_BYTES = const(4096)  # each of the two segments at most (the handheld's log)
+
+
 class EventLog:
     """The log on `storage` in files name+".0" and name+".1", each at most `segment_bytes`.
     When the active segment is full the other is emptied and becomes active, so the newest
     segment_bytes // 26 records always survive (older ones go: flash is bounded)."""
 
-    def __init__(self, storage, name="events", segment_bytes=4096):
+    def __init__(self, storage, name="events", segment_bytes=SEGMENT_BYTES):
         if segment_bytes < RECORD_SIZE:
             raise ValueError("segment_bytes must hold at least one 26-byte record")
         self.storage = storage

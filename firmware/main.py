@@ -218,10 +218,7 @@ class Superloop:
         if self.watchdog is not None and self.watchdog.caused_last_reset():
             self.faults = _faults_before_reset(self.hal["storage"])
         if self.faults >= _MAX_FAULTS:
-            # The watchdog reset a board already in the kept fault state: it stays there.
-            self.app = None
-            _quietly(self.hal["display"].show, FAULT_SCREEN)
-            self._fault_turn()
+            self._show_fault()  # the watchdog reset a board in the kept fault state: it stays there
         else:
             self.boot()
 
@@ -286,6 +283,9 @@ class Superloop:
         _quietly(self._log_fault, app, exc)
         _quietly(self.hal["storage"].replace, _FAULTS_FILE, bytes((min(self.faults, 255),)))
         app = None
+        self._show_fault()
+
+    def _show_fault(self):
         _quietly(self.hal["display"].show, FAULT_SCREEN)
         self._fault_turn()
 

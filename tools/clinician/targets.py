@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-from firmware import rxstore
+from firmware import eventlog, rxstore
 from hal.contract import Oversized
 from hal.storage import FileStorage
 from tools import cli_args
@@ -27,9 +27,9 @@ _MARK = "@@CLIN "
 MPREMOTE_ENV = "CLINICIAN_MPREMOTE"  # override the mpremote command (tests, other installs)
 MPREMOTE_TIMEOUT_S = 30
 # The most each handheld file can hold, as the firmware reads it (firmware/main.py,
-# rxstore.MAX_BLOB, EventLog's 4096-byte segments). No file is read past its cap, on the host or
+# rxstore.MAX_BLOB, eventlog.SEGMENT_BYTES). No file is read past its cap, on the host or
 # on the device: a damaged or planted file of megabytes costs neither memory nor serial time.
-CAPS = {KEY: rxstore.KEY_LEN, RX: rxstore.MAX_BLOB, "rx.new": rxstore.MAX_BLOB, "events.0": 4096, "events.1": 4096}
+CAPS = {KEY: rxstore.KEY_LEN, RX: rxstore.MAX_BLOB, "rx.new": rxstore.MAX_BLOB, "events.0": eventlog.SEGMENT_BYTES, "events.1": eventlog.SEGMENT_BYTES}
 
 
 def oversized(where, name, size, limit):
