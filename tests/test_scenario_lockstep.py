@@ -7,7 +7,6 @@ import pytest
 from firmware import eventlog as ev
 from hal import lockstep, ticks
 from tests.mp import MICROPYTHON
-from tools.scenario import driver
 from tools.scenario.driver import FirmwareCrashed, Handheld
 
 INTERPRETERS = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
@@ -79,14 +78,25 @@ def test_the_button_reaches_the_gesture(tmp_path):
         hh.stop()
 
 
-def test_a_crash_is_reported_with_its_output(tmp_path, monkeypatch):
-    monkeypatch.setattr(driver, "_CODE", "import sys; print('hello'); raise ValueError('boom')")
-    hh = Handheld(str(tmp_path / "hh"), "cpython")
+def test_a_crash_is_reported_with_its_output(tmp_path):
+    hh = Handheld(str(tmp_path / "hh"), "cpython", code="import sys; print('hello'); raise ValueError('boom')")
     with pytest.raises(FirmwareCrashed) as info:
         hh.boot(0)
     assert "exited" in info.value.reason
     assert "hello" in info.value.output and "ValueError: boom" in info.value.output
     assert not hh.running
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_the_firmware_is_imported_from_and_runs_in_the_root_it_is_given(tmp_path, interp):
+    """tools/bench/heap.py runs the firmware from a folder of .mpy modules this way."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "where.py").write_text("import os\nprint('running in', os.getcwd())\n")
+    hh = Handheld(str(tmp_path / "hh"), _interp(interp), root=str(root), code="import where")
+    with pytest.raises(FirmwareCrashed) as info:
+        hh.boot(0)
+    assert "running in " + str(root) in info.value.output
 
 
 def test_input_framing():

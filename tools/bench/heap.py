@@ -11,8 +11,7 @@ import os
 import shutil
 import tempfile
 
-from tools.scenario import driver
-from tools.scenario.driver import FirmwareCrashed
+from tools.scenario.driver import REPO, FirmwareCrashed, find_micropython
 from tools.scenario.parse import parse
 from tools.scenario.run import run as run_scenario
 
@@ -57,46 +56,14 @@ def _mins(hms):
     return int(h) * 60 + int(m)
 
 
-class _Entry:
-    """While in a `with`: run the lockstep firmware with another entry code (the probe) and/or
-    from `path`, a folder of .mpy modules (it becomes the firmware's working folder and its only
-    import path, so that nothing is compiled from source). tools/scenario/driver.py has no
-    parameter for either: this swaps its module globals for the duration."""
-
-    def __init__(self, code=None, path=None):
-        self.code = code
-        self.path = path
-        self.saved = (driver._CODE, driver.command, driver.REPO)
-
-    def __enter__(self):
-        self.saved = (driver._CODE, driver.command, driver.REPO)
-        if self.code is not None:
-            driver._CODE = self.code
-        if self.path is not None:
-            real = driver.command
-            path = self.path
-
-            def command(interpreter, heap=driver.DEFAULT_HEAP):
-                argv, env = real(interpreter, heap)
-                env = dict(env)
-                env["MICROPYPATH"] = ".frozen:" + path
-                return argv, env
-
-            driver.command = command
-            driver.REPO = path  # the working folder ('' leads sys.path on the unix port)
-        return self
-
-    def __exit__(self, *exc):
-        driver._CODE, driver.command, driver.REPO = self.saved
-
-
 def _run(text, heap, code=None, path=None, interpreter="micropython"):
-    """(summary or None if the firmware crashed, crash reason). `interpreter`: the unix port,
+    """(summary or None if the firmware crashed, crash reason). `code`: the entry (the board's
+    own unless named); `path`: a folder of .mpy modules, the firmware's working folder and its
+    only import path, so that nothing is compiled from source; `interpreter`: the unix port,
     or a Cortex-M target of tools.mcu (qemu, qemu-mps2_an385-mpy, ...)."""
     scenario = parse(text)
     try:
-        with _Entry(code, path):
-            return run_scenario(scenario, interpreter=interpreter, heap=heap), None
+        return run_scenario(scenario, interpreter=interpreter, heap=heap, root=path, code=code), None
     except FirmwareCrashed as e:
         return None, e.reason + (" " + e.output.splitlines()[-1] if e.output else "")
 
@@ -150,10 +117,10 @@ def mpy_folder():
     from tools.deploy import plan as pl
 
     out = tempfile.mkdtemp(prefix="bench-mpy-")
-    pl.build(registry.load("lockstep"), driver.REPO, size.mpy_cross(), out)
+    pl.build(registry.load("lockstep"), REPO, size.mpy_cross(), out)
     os.makedirs(os.path.join(out, "tools", "bench"))
     for leaf in ("tools/__init__.py", "tools/bench/__init__.py", "tools/bench/mp_heap.py"):
-        shutil.copyfile(os.path.join(driver.REPO, leaf), os.path.join(out, leaf))
+        shutil.copyfile(os.path.join(REPO, leaf), os.path.join(out, leaf))
     return out
 
 
@@ -210,7 +177,7 @@ def module_ram(path):
         "a = m()\n"
         "for name in %r:\n __import__(name)\n b = m()\n print(name, b - a)\n a = b\n" % (MODULES,)
     )
-    exe = driver.find_micropython()
+    exe = find_micropython()
     if exe is None:
         raise RuntimeError("the MicroPython unix port is not installed")
     out = subprocess.run(

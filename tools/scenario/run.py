@@ -47,14 +47,20 @@ def apply(world, event):
         raise ValueError("unknown scenario command %r" % cmd)
 
 
-def run(scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=None, stats=None, paired=True, log_out=None):
+def run(
+    scenario, seed=1, interpreter="cpython", emit=None, trace=False, heap=None, stats=None, paired=True, log_out=None,
+    root=None, code=None,
+):
     """Run to the scenario's end; returns the summary. `stats` (a dict) receives wall_s,
-    steps, wakes (the firmware's polls), sim_days_per_wall_s, steps_per_s. `paired=False` provisions the handheld with a
+    steps, wakes (the firmware's polls), sim_days_per_wall_s, steps_per_s. `heap`, `root` and
+    `code` go to the handheld (tools.scenario.driver.Handheld: -X heapsize, where the firmware
+    is imported from, the entry). `paired=False` provisions the handheld with a
     plain rx.txt and no link key (the development path) instead of key.bin + signed rx.bin.
     `log_out` (a path) receives the handheld's event log as `tools.clinician pull-log` writes
     it, so `tools.clinician report` can be run on a simulated week."""
     world = World(
-        scenario.rx, scenario.pump, seed=seed, interpreter=interpreter, emit=emit, trace=trace, heap=heap, paired=paired
+        scenario.rx, scenario.pump, seed=seed, interpreter=interpreter, emit=emit, trace=trace, heap=heap, paired=paired,
+        root=root, code=code,
     )
     t0 = time.perf_counter()
     try:

@@ -1,7 +1,8 @@
 """The simulated world: the real firmware (lockstep subprocess), the pump emulator and the
 link between them, in virtual time, with the patient's button and injected faults.
 
-`World(rx_fields, pump_cfg, seed, interpreter, emit=callback)`; `start()`; then drive it with
+`World(rx_fields, pump_cfg, seed, interpreter, emit=callback)` (`heap`, `root` and `code`
+go to the handheld's `tools.scenario.driver.Handheld`); `start()`; then drive it with
 `run_until(t_ms)`, `step_at(t_ms)` and the actions (`press`, `tap`, `bounce`, `hold`,
 `set_button`, `reboot`, `link`, `pump_alarm`, `pump_clear`, `pump_refill`); `summary()`;
 `close()`. Every outcome is reported through `emit(dict)` as a JSON-ready event with `t`
@@ -62,6 +63,8 @@ class World(LinkFaults, Translate):
         paired=True,
         quiet_ms=None,
         watch=False,
+        root=None,
+        code=None,
     ):
         self.emit_cb = emit
         self.trace = trace
@@ -91,10 +94,7 @@ class World(LinkFaults, Translate):
         if self.key is not None:
             self.pump.verify_bolus = pump_auth.make_pump_verifier(self.key, store=self.pump)
         self.port = PumpPort(self.pump, on_event=self._pump_event)
-        kw = {}
-        if heap:
-            kw["heap"] = heap
-        self.hh = Handheld(os.path.join(self.folder, "handheld"), interpreter, **kw)
+        self.hh = Handheld(os.path.join(self.folder, "handheld"), interpreter, heap, root, code)
         self.interpreter = interpreter
         self.t_ms = 0
         self._boot_t = 0
