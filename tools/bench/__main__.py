@@ -150,6 +150,15 @@ def sim(t, args):
         r = S.scenario(interp)
         per = r["sim_h"] / 24.0 / r["wall_s"]
         t.add("scenario runner, firmware on %s" % interp, "%.2f sim-days/s" % per, "python -m tools.scenario DAY --stats --interpreter %s: %.1f s wall, %d steps/s" % (interp, r["wall_s"], r["steps_per_s"]), key="scenario_" + interp, raw=per)
+    from tools.bench import ceiling as C
+
+    interps = ("cpython",) if args.quick else ("cpython", "micropython")
+    r = C.measure(interps)
+    for interp in interps:
+        f = r[interp]
+        t.add("firmware alone, the day replayed, on %s" % interp, "%.2f sim-days/s" % f["sim_days_per_s"],
+              "the floor of any simulation of the day: Superloop.step only, %d steps in %.2f s, %.1f us a step"
+              % (r["day"]["wakes"], f["seconds"], f["us_per_step"]), key="floor_" + interp, raw=f)
     r = S.soak_speed(2000 if args.quick else 20000)
     t.add("soak harness (in-process, fakes)", "%.1f sim-days/s" % r["sim_days_per_s"], "%d steps in %.1f s: %.0f steps/s, %.0f polls/s, %d violations" % (r["steps"], r["wall_s"], r["steps_per_s"], r["polls_per_s"], r["violations"]), key="soak", raw=r)
 

@@ -20,6 +20,7 @@ from firmware import main as fw
 from firmware import prescription
 from hal import fakes
 from tools.bench import heap
+from tools.bench.mp_replay import Board, Recorder
 from tools.pump_emulator.port import PumpPort
 from tools.pump_emulator.pump import Pump
 from tools.scenario.parse import parse
@@ -28,13 +29,6 @@ _LINK_MS = 1  # a reply leaves the pump this long after the request reached it
 AWAKE_MS = (2, 5)  # assumed awake time per wake-up on a board (docs/benchmarks.md: battery)
 _PRESS_MS = 1500
 _TAP_MS = 200
-
-
-class _Board:
-    NAME = "duty"
-    HOLD_MS = 1000
-    ALLOW_UNSIGNED_RX = True
-    BUTTON_WAKES = True  # an edge-interrupt button, as on rpi_pico and esp32_devkit
 
 
 class _Wire:
@@ -69,7 +63,9 @@ def _script(days):
     return sc, out
 
 
-def measure(days=1):
+def measure(days=1, record=False):
+    """The day's figures (see the module's docstring); with `record`, also "recording": what
+    the firmware was given at each step, for `tools/bench/mp_replay.py` to replay."""
     sc, script = _script(days)
     rx = prescription.from_fields(dict(sc.rx or {}))
     clock = fakes.FakeClock((1 << 30) - 60000)
@@ -78,19 +74,20 @@ def measure(days=1):
     text = " ".join("%s=%d" % (k, getattr(rx, k)) for k in prescription.FIELDS) + "\n"
     storage.replace("rx.txt", text.encode())
     button = fakes.ScriptedButton()
+    recorder = Recorder(pair.a, clock.now, text.encode()) if record else None
     hal = {
         "clock": clock,
         "button": button,
         "indicator": fakes.FakeIndicator(),
         "buzzer": fakes.FakeBuzzer(),
         "display": fakes.FakeDisplay(),
-        "serial": pair.a,
+        "serial": recorder or pair.a,
         "storage": storage,
     }
     pump = Pump(rx=rx, reservoir_ul=sc.pump.get("reservoir_ul", 20000), basal_ug_per_h=sc.pump.get("basal_ug_per_h", 0))
     port = PumpPort(pump)
     wire = _Wire(pair.b)
-    loop = fw.Superloop(_Board, hal)
+    loop = fw.Superloop(Board, hal)
     end = sc.end_ms or 0
     causes = {"deadline": 0, "button": 0, "pump": 0}
     bytes_out = 0
@@ -98,10 +95,13 @@ def measure(days=1):
     wakes = 0
     cpu = 0.0
     cause = "deadline"
+    asleep = 0  # ms slept before this step
     while clock.elapsed_ms < end:
         t0 = time.process_time()
         ms = loop.step()
         cpu += time.process_time() - t0
+        if recorder is not None:
+            recorder.step(asleep, button.level)
         wakes += 1
         causes[cause] += 1
         now = clock.elapsed_ms
@@ -113,7 +113,8 @@ def measure(days=1):
         if script and script[0][0] < nxt:
             nxt, cause = max(script[0][0], now + 1), "button"
         slept += nxt - now
-        clock.advance(nxt - now)
+        asleep = nxt - now
+        clock.advance(asleep)
         while script and script[0][0] <= clock.elapsed_ms:
             _t, action, arg = script.pop(0)
             if action == "button":
@@ -127,7 +128,7 @@ def measure(days=1):
         if pair.b.pending() == 0:  # a pump frame of its own (an alarm) wakes the handheld too
             extra = port.service(wire, clock.elapsed_ms)
             bytes_out += len(extra)
-    return {
+    out = {
         "sim_ms": clock.elapsed_ms,
         "wakes": wakes,
         "causes": causes,
@@ -137,6 +138,9 @@ def measure(days=1):
         "cpu_s": cpu,
         "granted": len(pump.boluses),
     }
+    if recorder is not None:
+        out.update(recording=recorder.recording(), tx_bytes=recorder.tx_bytes, tx_crc=recorder.tx_crc & 0xFFFFFFFF)
+    return out
 
 
 def battery(wakes_per_day, awake_ms_per_wake, bytes_per_day, active_ma, sleep_ma, uart_ma=0.0,
