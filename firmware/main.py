@@ -17,15 +17,16 @@ may be missed, which only a tap (no request) can be. An unexpected exception in 
 *handheld fault*: a FAULT record (FAULT_HANDHELD, the exception's class, faults in a row), the
 screen "Handheld fault / No dose possible / Call clinic", the light red and blinking, a short
 beep every 2 s. The app is dropped, so nothing more reaches the pump (no BOLUS_REQ, no status),
-and the watchdog is never fed again: a board with one is reset by it. Without a watchdog (or
-if it did not bite) the firmware boots again in-process after `_FAULT_REBOOT_MS`, on the same
-HAL objects, and like any boot denies until resynced with the pump. After `_MAX_FAULTS` faults
-in a row (each within `_STABLE_MS` of its boot) it stays in the fault state until the
-power is cycled. The count outlives a reset by the watchdog (file `faults.bin`, written at each
-fault, removed once a boot is healthy; read only when the watchdog says it reset the board): a
-fault at every boot ends in the fault state on a board with a watchdog too, instead of a reset
-every few seconds, each boot trying again. KeyboardInterrupt and SystemExit are not faults:
-they end `run`.
+and the watchdog is not fed while the fault may still be retried: a board with one is reset
+by it. Without a watchdog (or if it did not bite) the firmware boots again in-process after
+`_FAULT_REBOOT_MS`, on the same HAL objects, and like any boot denies until resynced with the
+pump. After `_MAX_FAULTS` faults in a row (each within `_STABLE_MS` of its boot) it stays in
+the fault state until the power is cycled: this *kept* fault state feeds the watchdog at each
+of its turns, so a board stays on the fault screen instead of being reset every few seconds.
+The count outlives a reset by the watchdog (file `faults.bin`, written at each fault, removed
+once a boot is healthy; read only when the watchdog says it reset the board): a fault at every
+boot ends in the kept fault state on a board with a watchdog too, and a kept fault state whose
+loop hung and was reset returns to it. KeyboardInterrupt and SystemExit are not faults: they end `run`.
 """
 
 try:
@@ -308,8 +309,11 @@ class Superloop:
         log.append(eventlog.FAULT, t, eventlog.FAULT_HANDHELD, code, self.faults)
 
     def _fault_turn(self):
-        """One turn of the fault state: red blinking light, a beep every 2 s, no watchdog
-        feed; the in-process reboot when no watchdog reset the board in time."""
+        """One turn of the fault state: red blinking light, a beep every 2 s. While the fault
+        is retried, no watchdog feed (a board with one is reset by it) and the in-process
+        reboot when no watchdog reset the board in time. In the kept fault state (`_MAX_FAULTS`
+        in a row) each turn feeds the watchdog: the board stays on the fault screen instead of
+        a reset every few seconds; a turn that hangs is still caught by the watchdog."""
         self._turns += 1
         _quietly(self.hal["indicator"].set, RED, True)
         buzzer = self.hal["buzzer"]
@@ -317,9 +321,14 @@ class Superloop:
             _quietly(buzzer.on, _FAULT_HZ)
         else:
             _quietly(buzzer.off)
-        if self._turns * _FAULT_TURN_MS >= _FAULT_REBOOT_MS and self.faults < _MAX_FAULTS:
-            gc.collect()
-            self.boot()
+        if self.faults < _MAX_FAULTS:
+            if self._turns * _FAULT_TURN_MS >= _FAULT_REBOOT_MS:
+                gc.collect()
+                self.boot()
+        else:
+            self._turns %= _FAULT_BEEP_TURNS  # a state that lasts: a small int, the same beeps
+            if self.watchdog is not None:
+                self.watchdog.feed()
         return _FAULT_TURN_MS
 
 

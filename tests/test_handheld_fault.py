@@ -1,9 +1,10 @@
 """A handheld fault (issue 11, defect 3): an exception nobody expected, in a poll or at boot,
 must not stop the handheld silently nor leave it able to send anything. `firmware.main.Superloop`
 logs FAULT_HANDHELD, shows "Handheld fault", lights red (blinking), beeps, drops the app (no
-byte more to the pump), never feeds the watchdog again, and without a watchdog boots again
-in-process after 10 s, denying until resynced; a fault at every boot ends in a fault state
-that stays. Exceptions are injected with `hal.fakes.Faulty` on the real firmware."""
+byte more to the pump), does not feed the watchdog while the fault is retried, and without a
+watchdog boots again in-process after 10 s, denying until resynced; a fault at every boot ends
+in a fault state that stays (kept), and whose loop feeds the watchdog. Exceptions are injected
+with `hal.fakes.Faulty` on the real firmware."""
 
 import pytest
 
@@ -18,6 +19,7 @@ from tools.pump_emulator.pump import Pump
 
 RX_TEXT = b"version=1 dose_ug=100 duration_s=60 lockout_s=600 max_per_24h=4 cap_ug=0 cap_window_s=0\n"
 REBOOT_MS = 10000  # firmware.main._FAULT_REBOOT_MS
+WATCHDOG_MS = 5000  # the shipped boards' watchdog timeout (hal/machine_watchdog.py)
 
 
 class Board:
@@ -73,12 +75,36 @@ class Handheld:
         self.port = PumpPort(self.pump)
         self.wire = Wire(self.pair.b)
         self.loop = main.Superloop(Board, self.hal)
+        self.resets = []  # run_watched: when the watchdog reset the board
 
     def run(self, ms):
         end = self.clock.elapsed_ms + ms
         while self.clock.elapsed_ms < end:
             self.clock.sleep_ms(self.loop.step())
             self.port.service(self.wire, self.clock.elapsed_ms)
+
+    def reset_by_watchdog(self):
+        """The watchdog resets the board: RAM is lost, a new loop starts on the same flash."""
+        self.watchdog = fakes.FakeWatchdog()
+        self.watchdog.reset = True
+        self.hal["watchdog"] = self.watchdog
+        self.loop = main.Superloop(Board, self.hal)
+
+    def run_watched(self, ms):
+        """Run `ms` on a board whose watchdog resets it when nobody fed it for WATCHDOG_MS;
+        each reset's time (`clock.elapsed_ms`) is added to `resets`."""
+        end = self.clock.elapsed_ms + ms
+        fed_at, feeds = self.clock.elapsed_ms, self.watchdog.feeds
+        while self.clock.elapsed_ms < end:
+            sleep = self.loop.step()
+            if self.watchdog.feeds != feeds:
+                fed_at, feeds = self.clock.elapsed_ms, self.watchdog.feeds
+            self.clock.sleep_ms(sleep)
+            self.port.service(self.wire, self.clock.elapsed_ms)
+            if self.clock.elapsed_ms - fed_at >= WATCHDOG_MS:
+                self.resets.append(self.clock.elapsed_ms)
+                self.reset_by_watchdog()
+                fed_at, feeds = self.clock.elapsed_ms, self.watchdog.feeds
 
     def press(self, ms=1300):
         self.button.inner.set(True)
@@ -163,26 +189,39 @@ def test_a_fault_at_every_boot_stays_in_the_fault_state_after_three():
     assert h.faults() == [(code("RuntimeError"), 1)]  # the two faults at boot could not be logged
 
 
-def test_with_a_watchdog_a_fault_at_every_boot_is_kept_after_three_resets():
-    # Each boot faults at its first poll and, unfed, the watchdog resets the board: RAM is
-    # lost, so the count of faults in a row must come back from flash, or the board would
-    # reset every few seconds for ever, each boot trying the app again.
+def test_with_a_watchdog_a_fault_at_every_boot_resets_twice_then_stays_fed_on_the_fault_screen():
+    # Each boot faults at its first poll. The first two faults are retried: unfed, the watchdog
+    # resets the board, RAM is lost and the count of faults in a row comes back from flash. The
+    # third is kept: its loop feeds the watchdog, so the board stays on the fault screen, red and
+    # beeping, instead of a reset (a restarted screen and alarm) every 5 s for ever.
     h = Handheld()
     h.run(1000)
     h.button.fail("pressed", RuntimeError("injected"), times=-1)
-    for n in (1, 2, 3):
-        h.run(10)
-        assert h.loop.in_fault and h.loop.faults == n
-        h.watchdog = fakes.FakeWatchdog()  # the reset: a new loop on the same flash
-        h.watchdog.reset = True
-        h.hal["watchdog"] = h.watchdog
-        h.loop = main.Superloop(Board, h.hal)
-    # The fourth start after a watchdog reset goes straight to the fault state: no app, no
-    # byte to the pump, the watchdog never fed.
-    sent = len(h.wire.sent)
+    h.run(10)
+    assert h.loop.in_fault and h.loop.faults == 1
+    fault_at, dog = h.clock.elapsed_ms, h.watchdog
+    feeds = dog.feeds
+    h.run_watched(WATCHDOG_MS)
+    assert dog.feeds == feeds and len(h.resets) == 1 and h.resets[0] - fault_at <= WATCHDOG_MS
+    h.run_watched(WATCHDOG_MS + 100)
+    assert h.resets[1] - h.resets[0] == WATCHDOG_MS  # the second fault, at the first poll, unfed too
+    assert h.loop.in_fault and h.loop.faults == 3 and h.loop.boots == 1
+    assert h.faults() == [(code("RuntimeError"), n) for n in (1, 2, 3)]
+    sent, shown, tones = len(h.wire.sent), len(h.display.inner.history), h.buzzer.tones
+    h.run_watched(5 * 60 * 1000)
+    assert len(h.resets) == 2  # five minutes without a reset
+    assert h.watchdog.feeds >= 5 * 60 * 1000 // 100  # fed at every 100 ms turn
+    assert h.loop.in_fault and h.loop.boots == 1 and h.loop.faults == 3
+    assert h.display.lines == main.FAULT_SCREEN and len(h.display.inner.history) == shown
+    assert (h.indicator.colour, h.indicator.blink) == (RED, True)
+    assert h.buzzer.tones - tones == 5 * 60 // 2  # still a beep every 2 s
+    assert len(h.wire.sent) == sent and h.bolus_requests() == []  # the kept state sends nothing
+    # The kept state's own loop hangs and the watchdog resets the board: it comes back straight
+    # to the kept fault state (no app, no byte to the pump), fed again.
+    h.reset_by_watchdog()
     assert h.loop.in_fault and h.loop.boots == 0 and h.loop.faults == 3
-    h.run(REBOOT_MS * 2)
-    assert h.loop.in_fault and h.loop.boots == 0 and len(h.wire.sent) == sent and h.watchdog.feeds == 0
+    h.run_watched(60 * 1000)
+    assert len(h.resets) == 2 and h.watchdog.feeds >= 600 and len(h.wire.sent) == sent
     assert h.display.lines == main.FAULT_SCREEN and (h.indicator.colour, h.indicator.blink) == (RED, True)
     assert h.faults() == [(code("RuntimeError"), n) for n in (1, 2, 3)]
     # Power cycled (not a watchdog reset), and the button mended: it boots and works.
@@ -201,10 +240,7 @@ def test_a_healthy_minute_after_a_watchdog_reset_forgets_the_faults():
     h.button.fail("pressed", RuntimeError("injected"))
     h.run(10)
     assert h.loop.faults == 1 and h.store.read("faults.bin") == b"\x01"
-    h.watchdog = fakes.FakeWatchdog()
-    h.watchdog.reset = True
-    h.hal["watchdog"] = h.watchdog
-    h.loop = main.Superloop(Board, h.hal)
+    h.reset_by_watchdog()
     assert not h.loop.in_fault and h.loop.faults == 1  # counted on: a second fault would be 2
     h.run(61000)
     assert h.loop.faults == 0 and h.store.read("faults.bin") is None
@@ -303,6 +339,12 @@ print("fed", dog.feeds - feeds, "sent", pair.b.pending())
 print("faults", [(r.b, r.c) for r in ev.EventLog(store).records() if r.kind == ev.FAULT and r.a == ev.FAULT_HANDHELD])
 loop.run(1)
 print("rebooted", loop.in_fault, loop.boots, [r.a for r in ev.EventLog(store).records() if r.kind == ev.BOOT])
+button.fail("pressed", ValueError("again"), times=-1)
+loop.run(250)  # two more faults, the second at the boot 10 s after the first: it is kept
+pair.b.read(4096)  # the two boots' SYNC requests
+feeds = dog.feeds
+loop.run(600)
+print("kept", loop.in_fault, loop.faults, loop.boots, "fed", dog.feeds - feeds, "sent", pair.b.pending())
 """
 
 
@@ -319,4 +361,5 @@ def test_the_fault_path_under_micropython():
         "fed 0 sent 0",
         "faults [(%d, 1)]" % code("ValueError"),
         "rebooted False 2 [1, 2]",
+        "kept True 3 3 fed 600 sent 0",
     ]

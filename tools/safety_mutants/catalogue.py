@@ -700,9 +700,15 @@ MUTANTS = [
     ),
     Mutant(
         "D3-faults-in-a-row-not-limited", "D3", MAIN,
-        " and self.faults < _MAX_FAULTS:",
-        ":",
+        "        if self.faults < _MAX_FAULTS:\n",
+        "        if True:\n",
         "a fault at every boot reboots for ever instead of staying in the fault state",
+    ),
+    Mutant(
+        "D3-kept-fault-state-not-fed", "D3", MAIN,
+        "                self.watchdog.feed()\n",
+        "                pass\n",
+        "the kept fault state does not feed the watchdog: a board with one is reset every 5 s for ever",
     ),
     Mutant(
         "D5-rx-bin-read-without-a-cap", "D5", RXSTORE,
