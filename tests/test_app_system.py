@@ -329,16 +329,31 @@ def test_a_lost_alarm_frame_is_made_up_by_the_status_poll():
 
 
 def test_an_uncertain_request_last_asked_about_over_half_a_tick_period_ago_is_asked_again():
-    """ticks_diff cannot measure 6.5 days on a board (it comes out negative): the settle
-    request is then long due, not "not yet"."""
+    """The handheld asks the pump's record of an uncertain request, gets no answer, and while
+    it backs off it does not poll for 6.5 days (a stalled board; polling, it asks every 2 s).
+    ticks_diff cannot measure that on a board (it comes out negative): the next settle request,
+    once time and history are read again, is long due, not "not yet"."""
     s = ready()
-    s.port.silent = True
+    heard = []
+    s.port = PumpPort(s.pump, on_event=heard.append, silent=True)  # takes every request, answers none
+
+    def asked(msg_type):
+        return [e for e in heard if e["event"] == "frame_in" and e["type"] == m.MSG_NAMES[msg_type]]
+
     s.press()
-    s.run(1500)
-    assert s.app.ledger.uncertain
-    s.link._last_settle = s.clock.ticks_add(s.clock.ticks_ms(), -int(6.5 * 86400 * 1000))
+    for _ in range(1000):  # 10 s at most
+        if len(asked(m.RECORD_REQ)) == 4:  # the first settle request and its 3 resends
+            break
+        s.step()
+    assert len(asked(m.RECORD_REQ)) == 4
+    s.run(500)  # unanswered: failed 250 ms after the last resend, then 1 s of back-off
+    assert s.app.ledger.uncertain == {1}
+    s.clock.advance(int(6.5 * 86400 * 1000))
     s.port.silent = False
+    before = len(heard)
     s.run(10_000)
+    sent = [e["type"] for e in heard[before:] if e["event"] == "frame_in"]
+    assert sent[:3] == [m.MSG_NAMES[t] for t in (m.SYNC_REQ, m.HISTORY_REQ, m.RECORD_REQ)]
     assert s.app.ledger.uncertain == set()
     assert [(r.a, r.b) for r in kinds(s, ev.SETTLED)] == [(1, 1)]
 
