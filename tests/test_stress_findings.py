@@ -3,9 +3,9 @@ tests; open ones are xfail strict (when the fix lands, strict xfail fails: remov
 
 - request ids reused after the log ring rotated an open request away and the handheld rebooted
   (fixed: App writes a CHECKPOINT + the open requests on every rotation);
-- App._delivered/_doses and LinkClient.history grew with every bolus since boot, walked on
-  every poll (fixed: pruned to two days);
-- parse_text splits on non-ASCII whitespace on CPython only (open).
+- App._delivered/_doses and LinkClient.history (now the tables of firmware/ledger.py's Ledger)
+  grew with every bolus since boot, walked on every poll (fixed: pruned to two days);
+- parse_text split on non-ASCII whitespace on CPython only (fixed: ASCII blanks only).
 """
 
 import pytest
