@@ -57,7 +57,9 @@ class FileStorage:
     def read(self, name, limit=None):
         """The file's bytes, None only if it does not exist; Oversized (hal.contract) if it
         holds more than `limit` bytes: the size is checked with `os.stat` before anything is
-        read (the firmware is the only writer of its files, so it cannot grow in between).
+        read (the firmware is the only writer of its files, so it cannot grow in between),
+        and the read asks for that size: MicroPython's `read()` without one grows its buffer
+        256 bytes at a time, each step a new block and a copy, which fragments a small heap.
         Any other error (the file exists but cannot be read) raises OSError: an unreadable
         log is a fault, not a fresh device."""
         path = self._path(name)
@@ -66,7 +68,7 @@ class FileStorage:
             if limit is not None and size > limit:
                 raise Oversized(name, size, limit)
             with open(path, "rb") as f:
-                return f.read()
+                return f.read(size)  # one buffer of the known size, not one grown in steps
         except OSError as e:
             if missing(e):
                 return None
