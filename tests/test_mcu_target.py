@@ -1,7 +1,7 @@
 """The firmware, unmodified and frozen, on an emulated Cortex-M0 (MicroPython's qemu port built by
 tools/mcu, the micro:bit machine with 256 KB of SRAM) as the lockstep board: a scenario gives
-the same events as on the unix port, a shortened day completes under a 48 KB heap, and qemu
-dies with its wrapper.
+the same events as on the unix port, a shortened day completes under a 48 KB heap (and, with the
+.mpy files on littlefs instead, under 80 KB), and qemu dies with its wrapper.
 
 The firmware is built once (about 20-110 s) and cached by the hash of its inputs
 (tools/mcu/build.py). Without the toolchain these tests fail, saying what to install (CI
