@@ -12,8 +12,8 @@ heap free. The emulated Cortex-M0 measured it (docs/benchmarks.md): before the l
 boot with an 88 KB heap, 22 KB free in holes of at most 1 KB without it; with it, a 6.8 KB
 hole in an 80 KB heap. Scaled to the heap, the collections cost about the same share of the
 time on any heap (a fixed 4 KB about doubled the firmware's CPU time in the 256 KB unix port's
-scenario runs; a twentieth costs 1.2 to 1.4 times). Idle polls allocate nothing, so it costs no collections while idle.
-CPython's `gc` has neither `threshold` nor `mem_free`.
+scenario runs; a twentieth costs 1.2 to 1.4 times). Idle polls allocate nothing, so it costs
+no collections while idle. CPython's `gc` has neither `threshold` nor `mem_free`.
 """
 
 try:
