@@ -98,10 +98,11 @@ class FakeDisplay:
 
 
 class FakeWatchdog:
-    reset = False  # a test sets it: this boot follows a reset by the watchdog
+    """Counts feeds; `reset=True`: this boot follows a reset by the watchdog."""
 
-    def __init__(self):
+    def __init__(self, reset=False):
         self.feeds = 0
+        self.reset = reset
 
     def feed(self):
         self.feeds += 1

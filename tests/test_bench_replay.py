@@ -4,7 +4,6 @@ either interpreter. These tests hold the claim: the replay writes the recorded b
 replay fed other input writes other bytes (so the check can fail)."""
 
 import os
-import struct
 
 import pytest
 
@@ -16,21 +15,9 @@ def day():
     return duty.measure(1, record=True)
 
 
-def _steps(data):
-    """[(offset of the step's bytes, n)] of a recording."""
-    _start, steps, n = struct.unpack_from("<IIH", data, 4)
-    at = 14 + n
-    out = []
-    for _ in range(steps):
-        _dt, _level, n = struct.unpack_from("<IBH", data, at)
-        out.append((at + 7, n))
-        at += 7 + n
-    return out
-
-
 def test_the_recorded_day_is_a_day_of_use(day):
     assert day["sim_ms"] >= 86400000 and day["granted"] >= 10
-    assert len(_steps(day["recording"])) == day["wakes"]
+    assert len(list(mp_replay.read_recording(day["recording"])[2])) == day["wakes"]
 
 
 def test_the_replay_does_the_recorded_work_in_process(day):
@@ -50,7 +37,7 @@ def test_the_replay_does_the_recorded_work_in_micropython(day, tmp_path):
 
 def test_a_replay_given_other_bytes_writes_other_bytes(day):
     data = bytearray(day["recording"])
-    at, n = next((at, n) for at, n in _steps(data) if n > 8)  # the first reply from the pump
+    at = next(at for _dt, _level, at, n in mp_replay.read_recording(data)[2] if n > 8)  # the pump's first reply
     data[at + 3] ^= 0x40  # a flipped bit: the firmware drops the frame (CRC) and asks again
     steps, _seconds, nbytes, crc = mp_replay.replay(bytes(data))
     assert steps == day["wakes"] and (nbytes, crc) != (day["tx_bytes"], day["tx_crc"])

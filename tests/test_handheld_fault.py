@@ -85,8 +85,7 @@ class Handheld:
 
     def reset_by_watchdog(self):
         """The watchdog resets the board: RAM is lost, a new loop starts on the same flash."""
-        self.watchdog = fakes.FakeWatchdog()
-        self.watchdog.reset = True
+        self.watchdog = fakes.FakeWatchdog(reset=True)
         self.hal["watchdog"] = self.watchdog
         self.loop = main.Superloop(Board, self.hal)
 

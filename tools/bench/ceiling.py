@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 from tools.bench import duty
-from tools.micropython_unix import MICROPYTHON, REPO, mp_env
+from tools.micropython_unix import REPO, run_mp
 
 DAY_MS = 86400 * 1000
 _LINE = re.compile(r"^replay (\d+) ([\d.]+) (\d+) (\d+)$", re.M)
@@ -26,13 +26,10 @@ def replay(path, interpreter):
     """dict(steps, seconds, tx_bytes, tx_crc) of the recording at `path` replayed on `interpreter`."""
     script = os.path.join(REPO, "tools", "bench", "mp_replay.py")
     if interpreter == "micropython":
-        if MICROPYTHON is None:
-            raise RuntimeError("the MicroPython unix port is not installed")
-        argv, env = [MICROPYTHON, "-X", "heapsize=8M", script], mp_env()
+        done = run_mp(script, heap="8M", timeout=600, args=[path])
     else:
-        argv, env = [sys.executable, script], dict(os.environ, PYTHONPATH=REPO)
-    env["BENCH_REPLAY"] = path
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run([sys.executable, script, path], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                              capture_output=True, text=True, timeout=600)
     found = _LINE.search(done.stdout)
     if done.returncode != 0 or not found:
         last = ((done.stderr + done.stdout).strip().splitlines() or ["no output"])[-1]

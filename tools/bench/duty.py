@@ -112,8 +112,8 @@ def measure(days=1, record=False):
             nxt, cause = now + _LINK_MS, "pump"
         if script and script[0][0] < nxt:
             nxt, cause = max(script[0][0], now + 1), "button"
-        slept += nxt - now
         asleep = nxt - now
+        slept += asleep
         clock.advance(asleep)
         while script and script[0][0] <= clock.elapsed_ms:
             _t, action, arg = script.pop(0)

@@ -11,11 +11,12 @@ deterministic, so it writes the same bytes as when recorded: their CRC-32 is pri
 host to compare.
 
 File: b"PPR2", u32 start ticks, u32 steps, u16 n + n bytes of rx.txt, then per step u32 dt_ms,
-u8 level, u16 n, n bytes. Prints `replay <steps> <seconds> <tx bytes> <tx crc32>`.
+u8 level, u16 n, n bytes. `mp_replay.py RECORDING` prints
+`replay <steps> <seconds> <tx bytes> <tx crc32>`.
 """
 
-import os
 import struct
+import sys
 import time
 
 try:
@@ -38,17 +39,28 @@ class Board:
     BUTTON_WAKES = True
 
 
-class Recorder:
+class _Written:
+    """Count and CRC-32 of what the firmware wrote to the link (the replay's proof of work)."""
+
+    def __init__(self):
+        self.tx_bytes = 0
+        self.tx_crc = 0
+
+    def _count(self, buf):
+        self.tx_bytes += len(buf)
+        self.tx_crc = crc32(buf, self.tx_crc)
+
+
+class Recorder(_Written):
     """The handheld's end of the link while the day is recorded: passes reads and writes
     through, keeps what each step read and a CRC-32 of what the firmware wrote."""
 
     def __init__(self, end, start, rx_text):
+        _Written.__init__(self)
         self.end = end
         self.out = bytearray(MAGIC + struct.pack("<IIH", start, 0, len(rx_text)) + rx_text)
         self.steps = 0
         self.got = bytearray()
-        self.tx_bytes = 0
-        self.tx_crc = 0
 
     def read(self, n):
         data = self.end.read(n)
@@ -57,8 +69,7 @@ class Recorder:
         return data
 
     def write(self, buf):
-        self.tx_bytes += len(buf)
-        self.tx_crc = crc32(buf, self.tx_crc)
+        self._count(buf)
         return self.end.write(buf)
 
     def step(self, dt_ms, level):
@@ -72,13 +83,28 @@ class Recorder:
         return bytes(self.out)
 
 
-class ReplaySerial:
+def read_recording(data):
+    """(start ticks, rx.txt bytes, steps) of a recording, where steps yields (dt_ms, level,
+    offset, n) per step: the link's bytes of that step are data[offset:offset + n]."""
+    if data[:4] != MAGIC:
+        raise ValueError("not a replay recording")
+    start, count, n = struct.unpack_from("<IIH", data, 4)
+    return start, bytes(data[14:14 + n]), _steps(data, 14 + n, count)
+
+
+def _steps(data, at, count):
+    for _ in range(count):
+        dt, level, n = struct.unpack_from("<IBH", data, at)
+        yield dt, level == 1, at + 7, n
+        at += 7 + n
+
+
+class ReplaySerial(_Written):
     """The handheld's end of the link in the replay: reads the recorded bytes, checksums writes."""
 
     def __init__(self):
+        _Written.__init__(self)
         self.inbox = bytearray()
-        self.tx_bytes = 0
-        self.tx_crc = 0
 
     def read(self, n):
         box = self.inbox
@@ -89,8 +115,7 @@ class ReplaySerial:
         return data
 
     def write(self, buf):
-        self.tx_bytes += len(buf)
-        self.tx_crc = crc32(buf, self.tx_crc)
+        self._count(buf)
         return len(buf)
 
 
@@ -112,13 +137,10 @@ def _now_s():
 
 def replay(data):
     """(steps, seconds in Superloop.step, tx bytes, tx crc32) of a recording replayed."""
-    if data[:4] != MAGIC:
-        raise ValueError("not a replay recording")
-    start, steps, n = struct.unpack_from("<IIH", data, 4)
-    at = 14 + n
+    start, rx_text, steps = read_recording(data)
     clock = fakes.FakeClock(start)
     storage = fakes.MemStorage()
-    storage.replace("rx.txt", bytes(data[14:at]))
+    storage.replace("rx.txt", rx_text)
     button = fakes.ScriptedButton()
     serial = ReplaySerial()
     hal = {"clock": clock, "button": button, "indicator": fakes.FakeIndicator(), "buzzer": fakes.FakeBuzzer(),
@@ -126,26 +148,24 @@ def replay(data):
     loop = fw.Superloop(Board, hal)
     mv = memoryview(data)
     spent = 0.0
-    for _ in range(steps):
-        dt, level, n = struct.unpack_from("<IBH", data, at)
-        at += 7
+    count = 0
+    for dt, level, at, n in steps:
         clock.advance(dt)
-        button.set(level == 1)
+        button.set(level)
         if n:
             serial.inbox.extend(mv[at:at + n])
-            at += n
         t0 = _now_s()
         loop.step()
         spent += _now_s() - t0
-    return steps, spent, serial.tx_bytes, serial.tx_crc & 0xFFFFFFFF
+        count += 1
+    return count, spent, serial.tx_bytes, serial.tx_crc & 0xFFFFFFFF
 
 
 def main():
-    path = os.getenv("BENCH_REPLAY")
-    if not path:
-        print("replay: set BENCH_REPLAY to a recording (tools/bench/ceiling.py writes one)")
+    if len(sys.argv) < 2:
+        print("usage: mp_replay.py RECORDING (tools/bench/ceiling.py writes one)")
         return
-    with open(path, "rb") as f:
+    with open(sys.argv[1], "rb") as f:
         data = f.read()
     steps, spent, nbytes, crc = replay(data)
     print("replay %d %.4f %d %d" % (steps, spent, nbytes, crc))
